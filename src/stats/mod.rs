@@ -1,0 +1,1 @@
+//! Pure statistics: no I/O, no printing, nothing else of ours imported.

@@ -1,0 +1,1 @@
+//! Synthetic, seeded test data (DICOM written with dicom-object, case tables, predictions).
