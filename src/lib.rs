@@ -4,5 +4,10 @@
 //! prints and maps outcomes to exit codes. Arrows point one way:
 //! `run → checks → stats`, `checks → data`, `run → report`; `stats` imports nothing of ours.
 
+pub mod checks;
+pub mod data;
+pub mod report;
+pub mod run;
+pub mod spec;
 pub mod stats;
 pub mod synth;

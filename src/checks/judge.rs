@@ -1,0 +1,94 @@
+//! Deciding a requirement from its measurements and pass criterion.
+//!
+//! Each measurement (overall and each group) is judged alone, then combined: any error makes
+//! the requirement `error`, else any failure `fail`, else any undecided `inconclusive`, else
+//! `pass`. A measurement is undecided (never pass) when the criterion needs a value it does
+//! not have, or when the group is too small to decide: fewer than `min_n` cases, or so few
+//! that even a perfect result could not meet the criterion.
+
+use super::evidence::{Finding, Measurement, Status};
+use crate::spec::expr::{Expr, Truth};
+
+/// Judges one measurement. `best_case` is the same measurement as a perfect result on the
+/// same cases would give (None when that cannot be stated); `min_n` the stated minimum size.
+pub fn judge(
+    m: &mut Measurement,
+    pass: &Expr,
+    pass_text: &str,
+    best_case: Option<&Measurement>,
+    min_n: u64,
+    findings: &mut Vec<Finding>,
+) {
+    let subject = subject(m);
+    if m.n < min_n {
+        m.status = Status::Inconclusive;
+        findings.push(Finding::warning(
+            "group-too-small",
+            format!(
+                "{} on {} cases, fewer than the stated minimum of {min_n}: not decided",
+                m.metric, m.n
+            ),
+            subject,
+        ));
+        return;
+    }
+    match pass.eval(&|f| m.field(f)) {
+        Truth::True => m.status = Status::Pass,
+        Truth::Undecided => {
+            m.status = Status::Inconclusive;
+            findings.push(Finding::warning(
+                "undecided",
+                format!(
+                    "`{pass_text}` cannot be evaluated: {} has no value for a field it names",
+                    m.metric
+                ),
+                subject,
+            ));
+        }
+        Truth::False => {
+            let hopeless = best_case.is_some_and(|b| pass.eval(&|f| b.field(f)) != Truth::True);
+            if hopeless {
+                m.status = Status::Inconclusive;
+                findings.push(Finding::warning(
+                    "group-too-small",
+                    format!(
+                        "even a perfect result on these {} cases would not meet `{pass_text}`: \
+                         too few to decide",
+                        m.n
+                    ),
+                    subject,
+                ));
+            } else {
+                m.status = Status::Fail;
+            }
+        }
+    }
+}
+
+/// Combines the statuses of a requirement's measurements and findings.
+pub fn combine(measurements: &[Measurement], findings: &[Finding]) -> Status {
+    let mut s = measurements
+        .iter()
+        .map(|m| m.status)
+        .max()
+        .unwrap_or(Status::Inconclusive);
+    if findings
+        .iter()
+        .any(|f| f.severity == super::evidence::Severity::Error)
+    {
+        s = Status::Error;
+    }
+    s
+}
+
+/// "overall" or "site=A, sex=F".
+pub fn subject(m: &Measurement) -> String {
+    match &m.group {
+        None => "overall".to_string(),
+        Some(g) => g
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}

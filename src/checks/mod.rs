@@ -1,0 +1,67 @@
+//! Check kinds: each turns a requirement's parameters and the loaded data into evidence.
+//!
+//! One file per kind, with its user documentation beside it (`<kind>.md`, shown by
+//! `attest explain`); `registry.rs` is the only table of kinds. Checks never print and never
+//! read files themselves: the runner loads each data source once into a `Context`.
+
+use std::collections::BTreeMap;
+
+use dicom_core::Tag;
+
+pub mod classification;
+pub mod dicom_attributes;
+pub mod evidence;
+pub mod judge;
+pub mod registry;
+
+use crate::data::dicom_index::DicomIndex;
+use crate::data::predictions::Predictions;
+use crate::data::table::CaseTable;
+use evidence::{Evidence, Finding};
+
+/// A data source or model as loaded: the value if it could be used, and what loading found.
+#[derive(Debug, Clone)]
+pub struct Loaded<T> {
+    pub value: Option<T>,
+    pub findings: Vec<Finding>,
+}
+
+/// A loaded data source.
+#[derive(Debug, Clone)]
+pub enum DataSet {
+    Dicom(Loaded<DicomIndex>),
+    Table(Loaded<CaseTable>),
+}
+
+/// Everything the checks may read, loaded once per run.
+#[derive(Debug, Default)]
+pub struct Context {
+    pub data: BTreeMap<String, DataSet>,
+    pub models: BTreeMap<String, Loaded<Predictions>>,
+    pub seed: u64,
+}
+
+/// What a check reads, so the runner loads only that (and indexes the attributes it needs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Uses {
+    pub data: Vec<String>,
+    pub models: Vec<String>,
+    /// DICOM attributes whose values the index must keep, per data source name.
+    pub dicom_attributes: Vec<(String, Tag)>,
+}
+
+/// The names a spec declares, so checks can validate their references while being built.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    pub dicom: Vec<String>,
+    pub tables: Vec<String>,
+    pub models: Vec<String>,
+}
+
+/// A configured check, ready to evaluate.
+pub trait Check: Send + Sync + std::fmt::Debug {
+    /// The data sources and models this check reads.
+    fn uses(&self) -> Uses;
+    /// Evaluates the requirement. Never panics on bad data: defects become findings.
+    fn evaluate(&self, cx: &Context) -> Evidence;
+}

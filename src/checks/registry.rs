@@ -1,0 +1,74 @@
+//! The only table of check kinds: name, documentation, parameters and constructor.
+
+use super::{classification, dicom_attributes, Check, Names};
+use crate::spec::diag::Diagnostic;
+use crate::spec::schema::Field;
+use crate::spec::yaml::Node;
+
+/// Builds a configured check from a validated requirement node; adds diagnostics for what the
+/// parameter table cannot judge, and returns None if any.
+pub type Build = fn(&Node, &Names, &mut Vec<Diagnostic>) -> Option<Box<dyn Check>>;
+
+/// A check kind.
+pub struct Kind {
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// User documentation (Markdown): What it checks, Why it matters, Parameters, Evidence,
+    /// References.
+    pub doc: &'static str,
+    pub params: &'static [Field],
+    pub build: Build,
+}
+
+pub const KINDS: &[Kind] = &[
+    Kind {
+        name: "classification",
+        summary: "binary classifier performance (sensitivity, specificity, PPV, NPV, accuracy, AUC) with CIs",
+        doc: classification::DOC,
+        params: classification::PARAMS,
+        build: classification::build,
+    },
+    Kind {
+        name: "dicom.attributes",
+        summary: "per-instance constraints on DICOM header attributes",
+        doc: dicom_attributes::DOC,
+        params: dicom_attributes::PARAMS,
+        build: dicom_attributes::build,
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    KINDS.iter().map(|k| k.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_documents_the_five_sections() {
+        for k in KINDS {
+            for section in [
+                "## What it checks",
+                "## Why it matters",
+                "## Parameters",
+                "## Evidence",
+                "## References",
+            ] {
+                assert!(k.doc.contains(section), "{} lacks {section}", k.name);
+            }
+            for p in k.params {
+                assert!(
+                    k.doc.contains(&format!("`{}`", p.name)),
+                    "{} does not document parameter `{}`",
+                    k.name,
+                    p.name
+                );
+            }
+        }
+    }
+}

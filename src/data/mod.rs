@@ -1,0 +1,8 @@
+//! Reference data: the DICOM index, case tables, predictions, and the DICOM dictionary.
+pub mod dicom_index;
+pub mod dictionary;
+pub mod hash;
+pub mod inventory;
+pub mod predictions;
+pub mod pseudonym;
+pub mod table;

@@ -1,0 +1,113 @@
+//! The report model: the single source of truth. `report.json` is this, serialised; HTML and
+//! Markdown are templates over it. Field names are those of the spec where they overlap.
+
+use serde::{Deserialize, Serialize};
+
+use crate::checks::evidence::{Finding, Measurement, Status};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub attest_version: String,
+    /// RFC 3339 UTC time of the run: the only field that differs between identical runs.
+    pub generated_at: String,
+    pub spec: SpecInfo,
+    pub seed: u64,
+    pub verdict: Verdict,
+    pub summary: Summary,
+    pub requirements: Vec<RequirementResult>,
+    /// Per data source: what was loaded.
+    pub data: Vec<DataSummary>,
+    pub inputs: Vec<FileRecord>,
+    /// Fingerprint of the key behind patient pseudonyms (tells keys apart, reveals nothing).
+    pub pseudonym_key: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SpecInfo {
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    pub path: String,
+    pub sha256: String,
+}
+
+/// The outcome of the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every requirement passed.
+    Pass,
+    /// Some requirement failed, or none failed but some could not be decided.
+    Fail,
+    /// Some requirement could not be evaluated (bad input or tool failure).
+    Error,
+}
+
+impl Verdict {
+    pub fn from_statuses(statuses: impl IntoIterator<Item = Status>) -> Verdict {
+        match statuses.into_iter().max() {
+            Some(Status::Error) => Verdict::Error,
+            Some(Status::Fail) | Some(Status::Inconclusive) | None => Verdict::Fail,
+            Some(Status::Pass) => Verdict::Pass,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+        }
+    }
+
+    /// The process exit code: 0 pass, 1 fail, 2 error.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Pass => 0,
+            Verdict::Fail => 1,
+            Verdict::Error => 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub pass: usize,
+    pub fail: usize,
+    pub inconclusive: usize,
+    pub error: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequirementResult {
+    pub id: String,
+    pub title: String,
+    pub clause: Option<String>,
+    /// The full citation of `clause`, when it names an entry of the spec's `references`.
+    pub reference: Option<String>,
+    pub check: String,
+    pub status: Status,
+    pub method: String,
+    pub measurements: Vec<Measurement>,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSummary {
+    pub name: String,
+    pub kind: String,
+    /// Path relative to the spec's folder.
+    pub path: String,
+    /// DICOM: instances indexed; table and predictions: rows.
+    pub records: u64,
+    /// DICOM: files that could not be read as DICOM.
+    pub unreadable: u64,
+}
+
+/// A file and its content hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+}

@@ -1,0 +1,147 @@
+//! Renderers: `report.json` straight from the model; HTML and Markdown through tera templates
+//! (embedded from `reports/`, overridable with `--templates DIR`).
+//!
+//! Templates never compute statistics. What they show beyond the model is prepared here as
+//! presentation only: SVG coordinates of the ROC curve, and the first findings of long lists.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use super::model::Report;
+
+pub const HTML_TEMPLATE: &str = include_str!("../../reports/report.html.tera");
+pub const MD_TEMPLATE: &str = include_str!("../../reports/report.md.tera");
+
+/// Findings listed per requirement in HTML and Markdown; all of them are in report.json.
+pub const FINDINGS_SHOWN: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template {name}: {message}")]
+    Template { name: String, message: String },
+    #[error("cannot read template {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// `report.json`: pretty-printed, fields in model order, a trailing newline.
+pub fn json(report: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(report).expect("the report model always serialises");
+    s.push('\n');
+    s
+}
+
+/// The templates to use: the embedded ones, or those in `dir` where present.
+pub struct Templates {
+    tera: tera::Tera,
+}
+
+impl Templates {
+    pub fn load(dir: Option<&Path>) -> Result<Self, RenderError> {
+        let mut sources = vec![
+            ("report.html.tera", HTML_TEMPLATE.to_string()),
+            ("report.md.tera", MD_TEMPLATE.to_string()),
+        ];
+        if let Some(dir) = dir {
+            for (name, text) in &mut sources {
+                let p = dir.join(*name);
+                if p.exists() {
+                    *text = std::fs::read_to_string(&p).map_err(|source| RenderError::Read {
+                        path: p.display().to_string(),
+                        source,
+                    })?;
+                }
+            }
+        }
+        let mut tera = tera::Tera::default();
+        for (name, text) in &sources {
+            tera.add_raw_template(name, text)
+                .map_err(|e| template_error(name, &e))?;
+        }
+        tera.register_filter("num", num_filter);
+        Ok(Templates { tera })
+    }
+
+    pub fn html(&self, report: &Report) -> Result<String, RenderError> {
+        self.render("report.html.tera", report)
+    }
+
+    pub fn markdown(&self, report: &Report) -> Result<String, RenderError> {
+        self.render("report.md.tera", report)
+    }
+
+    fn render(&self, name: &str, report: &Report) -> Result<String, RenderError> {
+        let ctx = tera::Context::from_value(json!({ "r": view(report) }))
+            .map_err(|e| template_error(name, &e))?;
+        self.tera
+            .render(name, &ctx)
+            .map_err(|e| template_error(name, &e))
+    }
+}
+
+fn template_error(name: &str, e: &tera::Error) -> RenderError {
+    let mut message = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(c) = cur {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cur = c.source();
+    }
+    RenderError::Template {
+        name: name.to_string(),
+        message,
+    }
+}
+
+/// `{{ x | num }}`: a number with 4 decimals (or `digits=N`), `—` for null; integers as is.
+fn num_filter(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+    let digits = args.get("digits").and_then(Value::as_u64).unwrap_or(4) as usize;
+    Ok(Value::String(match value {
+        Value::Null => "—".to_string(),
+        Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
+        Value::Number(n) => format!("{:.*}", digits, n.as_f64().unwrap_or(f64::NAN)),
+        other => other.to_string(),
+    }))
+}
+
+/// The report as templates see it: the model plus presentation-only fields.
+fn view(report: &Report) -> Value {
+    let mut v = serde_json::to_value(report).expect("the report model always serialises");
+    if let Some(reqs) = v["requirements"].as_array_mut() {
+        for r in reqs {
+            let findings = r["findings"].as_array().cloned().unwrap_or_default();
+            r["findings_total"] = json!(findings.len());
+            r["findings_shown"] = json!(findings.iter().take(FINDINGS_SHOWN).collect::<Vec<_>>());
+            r["findings_hidden"] = json!(findings.len().saturating_sub(FINDINGS_SHOWN));
+            if let Some(ms) = r["measurements"].as_array_mut() {
+                for m in ms {
+                    m["ci_text"] = json!(match (m["ci_low"].as_f64(), m["ci_high"].as_f64()) {
+                        (Some(l), Some(h)) => format!("{l:.4} – {h:.4}"),
+                        _ => "—".to_string(),
+                    });
+                    if let Some(points) = m["roc"].as_array() {
+                        m["roc_svg"] = json!(svg_points(points));
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+/// ROC points as SVG polyline coordinates in a 200x200 box (y grows downwards).
+fn svg_points(points: &[Value]) -> String {
+    points
+        .iter()
+        .map(|p| {
+            let x = p["fpr"].as_f64().unwrap_or(0.0) * 200.0;
+            let y = 200.0 - p["tpr"].as_f64().unwrap_or(0.0) * 200.0;
+            format!("{x:.1},{y:.1}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

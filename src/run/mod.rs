@@ -1,0 +1,294 @@
+//! Executes a validated spec: loads each data source and model once, runs the requirements,
+//! and assembles the report; `write` then renders it and writes the manifest.
+//!
+//! A source that cannot be loaded does not stop the run: the requirements that use it are
+//! `error`, with the reason as a finding, and the others still run.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::checks::evidence::{Finding, Status};
+use crate::checks::{Context, DataSet, Loaded};
+use crate::data::dicom_index::{index_folder, IndexOptions};
+use crate::data::predictions::read_predictions;
+use crate::data::pseudonym::PseudonymKey;
+use crate::data::table::read_table;
+use crate::report::manifest::{record, relative_path, slashed, Manifest};
+use crate::report::model::{
+    DataSummary, FileRecord, Report, RequirementResult, SpecInfo, Summary, Verdict,
+};
+use crate::report::render::{self, RenderError, Templates};
+use crate::spec::{Source, Spec};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub seed: u64,
+    pub key: PseudonymKey,
+    /// Show progress bars (drawn only on a terminal).
+    pub progress: bool,
+}
+
+/// Runs every requirement of `spec`.
+pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
+    let spec_dir = spec.path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let uses: Vec<_> = spec.requirements.iter().map(|r| r.run.uses()).collect();
+    let used_data: BTreeSet<&str> = uses
+        .iter()
+        .flat_map(|u| u.data.iter().map(String::as_str))
+        .collect();
+    let used_models: BTreeSet<&str> = uses
+        .iter()
+        .flat_map(|u| u.models.iter().map(String::as_str))
+        .collect();
+
+    let mut cx = Context {
+        seed: opts.seed,
+        ..Context::default()
+    };
+    let mut inputs: Vec<FileRecord> = Vec::new();
+    let mut data = Vec::new();
+    let rel = |p: &Path| slashed(&relative_path(&spec_dir, p));
+
+    for d in spec
+        .data
+        .iter()
+        .filter(|d| used_data.contains(d.name.as_str()))
+    {
+        match &d.source {
+            Source::Dicom { path } => {
+                let mut extra: Vec<_> = uses
+                    .iter()
+                    .flat_map(|u| u.dicom_attributes.iter())
+                    .filter(|(name, _)| *name == d.name)
+                    .map(|(_, tag)| *tag)
+                    .collect();
+                extra.sort();
+                extra.dedup();
+                let io = IndexOptions {
+                    extra,
+                    progress: opts.progress,
+                };
+                let base = rel(path);
+                let loaded = match index_folder(path, &opts.key, &io) {
+                    Ok(ix) => {
+                        for f in &ix.files {
+                            inputs.push(FileRecord {
+                                path: format!("{base}/{}", f.path),
+                                sha256: f.sha256.clone(),
+                                bytes: f.bytes,
+                            });
+                        }
+                        data.push(DataSummary {
+                            name: d.name.clone(),
+                            kind: "dicom".into(),
+                            path: base.clone(),
+                            records: ix.instances.len() as u64,
+                            unreadable: ix.failures.len() as u64,
+                        });
+                        Loaded {
+                            value: Some(ix),
+                            findings: Vec::new(),
+                        }
+                    }
+                    Err(e) => Loaded {
+                        value: None,
+                        findings: vec![Finding::error("unreadable-data", e.to_string(), base)],
+                    },
+                };
+                cx.data.insert(d.name.clone(), DataSet::Dicom(loaded));
+            }
+            Source::Table { path, id_column } => {
+                let shown = rel(path);
+                hash_into(&mut inputs, path, &shown);
+                let loaded = match read_table(path, &shown, id_column) {
+                    Ok((t, findings)) => {
+                        data.push(DataSummary {
+                            name: d.name.clone(),
+                            kind: "table".into(),
+                            path: shown.clone(),
+                            records: t.rows.len() as u64,
+                            unreadable: 0,
+                        });
+                        Loaded {
+                            value: Some(t),
+                            findings,
+                        }
+                    }
+                    Err(e) => Loaded {
+                        value: None,
+                        findings: vec![Finding::error("unreadable-data", e.reason.clone(), shown)],
+                    },
+                };
+                cx.data.insert(d.name.clone(), DataSet::Table(loaded));
+            }
+        }
+    }
+    for m in spec
+        .models
+        .iter()
+        .filter(|m| used_models.contains(m.name.as_str()))
+    {
+        let shown = rel(&m.predictions);
+        hash_into(&mut inputs, &m.predictions, &shown);
+        let loaded = match read_predictions(&m.predictions, &shown, &m.id_column, &m.score_column) {
+            Ok((p, findings)) => {
+                data.push(DataSummary {
+                    name: m.name.clone(),
+                    kind: "predictions".into(),
+                    path: shown.clone(),
+                    records: (p.scores.len() + p.invalid.len()) as u64,
+                    unreadable: 0,
+                });
+                Loaded {
+                    value: Some(p),
+                    findings,
+                }
+            }
+            Err(e) => Loaded {
+                value: None,
+                findings: vec![Finding::error("unreadable-data", e.reason.clone(), shown)],
+            },
+        };
+        cx.models.insert(m.name.clone(), loaded);
+    }
+
+    // Requirements are independent; results keep the spec's order.
+    let requirements: Vec<RequirementResult> = spec
+        .requirements
+        .par_iter()
+        .map(|r| {
+            let ev = r.run.evaluate(&cx);
+            RequirementResult {
+                id: r.id.clone(),
+                title: r.title.clone(),
+                clause: r.clause.clone(),
+                reference: r.reference.clone(),
+                check: r.check.to_string(),
+                status: ev.status,
+                method: ev.method,
+                measurements: ev.measurements,
+                findings: ev.findings,
+            }
+        })
+        .collect();
+
+    let mut summary = Summary::default();
+    for r in &requirements {
+        match r.status {
+            Status::Pass => summary.pass += 1,
+            Status::Fail => summary.fail += 1,
+            Status::Inconclusive => summary.inconclusive += 1,
+            Status::Error => summary.error += 1,
+        }
+    }
+    inputs.sort_by(|a, b| a.path.cmp(&b.path));
+    inputs.dedup_by(|a, b| a.path == b.path);
+    Report {
+        attest_version: VERSION.to_string(),
+        generated_at: now_rfc3339(),
+        spec: SpecInfo {
+            id: spec.id.clone(),
+            version: spec.version.clone(),
+            title: spec.title.clone(),
+            path: spec
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256: spec.sha256.clone(),
+        },
+        seed: opts.seed,
+        verdict: Verdict::from_statuses(requirements.iter().map(|r| r.status)),
+        summary,
+        requirements,
+        data,
+        inputs,
+        pseudonym_key: opts.key.fingerprint(),
+    }
+}
+
+fn hash_into(inputs: &mut Vec<FileRecord>, path: &Path, shown: &str) {
+    // An unreadable file is reported by its loader; here it simply has no hash to record.
+    if let Ok(r) = record(path, shown) {
+        inputs.push(r);
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+/// Writes report.json, report.html, report.md and manifest.json into `out`; returns the paths.
+pub fn write(
+    report: &Report,
+    spec: &Spec,
+    out: &Path,
+    templates: &Templates,
+) -> Result<Vec<PathBuf>, WriteError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| WriteError::Io { path, source }
+    };
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let files = [
+        ("report.json", render::json(report)),
+        ("report.html", templates.html(report)?),
+        ("report.md", templates.markdown(report)?),
+    ];
+    let mut outputs = Vec::new();
+    let mut written = Vec::new();
+    for (name, text) in &files {
+        let p = out.join(name);
+        std::fs::write(&p, text).map_err(io(&p))?;
+        outputs.push(record(&p, name).map_err(io(&p))?);
+        written.push(p);
+    }
+    let spec_dir = spec.path.parent().unwrap_or(Path::new(""));
+    let spec_dir = if spec_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        spec_dir
+    };
+    let m = Manifest {
+        attest_version: report.attest_version.clone(),
+        generated_at: report.generated_at.clone(),
+        spec: FileRecord {
+            path: report.spec.path.clone(),
+            sha256: spec.sha256.clone(),
+            bytes: std::fs::metadata(&spec.path).map_or(0, |m| m.len()),
+        },
+        seed: report.seed,
+        input_root: slashed(&relative_path(out, spec_dir)),
+        pseudonym_key: report.pseudonym_key.clone(),
+        inputs: report.inputs.clone(),
+        outputs,
+    };
+    let p = out.join("manifest.json");
+    let mut text = serde_json::to_string_pretty(&m).expect("the manifest always serialises");
+    text.push('\n');
+    std::fs::write(&p, text).map_err(io(&p))?;
+    written.push(p);
+    Ok(written)
+}

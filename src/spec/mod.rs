@@ -1,0 +1,447 @@
+//! Specs: YAML → positioned tree → validated plan.
+//!
+//! `load` reads a spec file, validates it against the declared shape (`schema`) and each
+//! requirement against its check kind's parameter table, builds the configured checks, and
+//! returns either the plan or *every* problem found, each with file, line and column.
+
+pub mod diag;
+pub mod expr;
+pub mod schema;
+pub mod yaml;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::checks::registry::{self, Kind};
+use crate::checks::{Check, Names};
+use crate::data::hash::sha256_hex;
+use diag::{Diagnostic, SpecErrors};
+use schema::{validate_fields, Field, Ty};
+use yaml::Node;
+
+/// The spec format version this tool reads.
+pub const FORMAT: i64 = 1;
+
+const DATA_FIELDS: &[Field] = &[
+    Field::opt(
+        "dicom",
+        Ty::Path,
+        "folder of DICOM files, indexed recursively",
+    ),
+    Field::opt("table", Ty::Path, "CSV case table, one row per case"),
+    Field::opt(
+        "id_column",
+        Ty::Str,
+        "the table's case identifier column, default `case_id`",
+    ),
+];
+
+const MODEL_FIELDS: &[Field] = &[
+    Field::req(
+        "predictions",
+        Ty::Path,
+        "CSV file of the model's outputs, one row per case",
+    ),
+    Field::opt(
+        "id_column",
+        Ty::Str,
+        "case identifier column, default `case_id`",
+    ),
+    Field::opt("score_column", Ty::Str, "score column, default `score`"),
+];
+
+pub const TOP: &[Field] = &[
+    Field::req("attest", Ty::Int { min: 1 }, "spec format version: 1"),
+    Field::req("id", Ty::Str, "identifier of this spec"),
+    Field::req("version", Ty::Str, "version of this spec, e.g. \"1.0.0\""),
+    Field::req("title", Ty::Str, "title"),
+    Field::opt("description", Ty::Str, "free text"),
+    Field::opt(
+        "references",
+        Ty::MapOf(&Ty::Str),
+        "short name → full citation, for `clause:`",
+    ),
+    Field::opt(
+        "data",
+        Ty::MapOf(&Ty::Obj(DATA_FIELDS)),
+        "reference data sources by name",
+    ),
+    Field::opt(
+        "models",
+        Ty::MapOf(&Ty::Obj(MODEL_FIELDS)),
+        "candidate models by name",
+    ),
+    Field::req(
+        "requirements",
+        Ty::Requirements,
+        "the requirements, checked in this order",
+    ),
+];
+
+/// Keys every requirement has, whatever its check.
+pub const COMMON: &[Field] = &[
+    Field::req("id", Ty::Str, "unique identifier, e.g. PERF-AUC"),
+    Field::req("title", Ty::Str, "what is required, in words"),
+    Field::opt(
+        "clause",
+        Ty::Str,
+        "the clause of the standard it implements (a `references` key or free text)",
+    ),
+    Field::req(
+        "check",
+        Ty::Str,
+        "the check kind (`attest explain` lists them)",
+    ),
+    Field::opt("description", Ty::Str, "free text"),
+];
+
+/// The keys of a requirement of a given kind: the common ones, then the kind's parameters.
+pub fn requirement_fields(kind: &Kind) -> Vec<Field> {
+    COMMON.iter().chain(kind.params).copied().collect()
+}
+
+/// A declared data source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Dicom { path: PathBuf },
+    Table { path: PathBuf, id_column: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataDecl {
+    pub name: String,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelDecl {
+    pub name: String,
+    pub predictions: PathBuf,
+    pub id_column: String,
+    pub score_column: String,
+}
+
+#[derive(Debug)]
+pub struct Requirement {
+    pub id: String,
+    pub title: String,
+    pub clause: Option<String>,
+    /// The full citation when `clause` names a `references` entry.
+    pub reference: Option<String>,
+    pub check: &'static str,
+    pub run: Box<dyn Check>,
+}
+
+/// A validated spec, ready to run.
+#[derive(Debug)]
+pub struct Spec {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub references: Vec<(String, String)>,
+    pub data: Vec<DataDecl>,
+    pub models: Vec<ModelDecl>,
+    pub requirements: Vec<Requirement>,
+}
+
+/// Reads and validates a spec file.
+pub fn load(path: &Path) -> Result<Spec, SpecErrors> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(_) => {
+                return Err(SpecErrors::new(
+                    path,
+                    "",
+                    vec![Diagnostic::whole_file(
+                        "not-utf8",
+                        "the spec is not UTF-8 text",
+                    )],
+                ))
+            }
+        },
+        Err(e) => {
+            return Err(SpecErrors::new(
+                path,
+                "",
+                vec![Diagnostic::whole_file(
+                    "unreadable-spec",
+                    format!("cannot read the spec: {e}"),
+                )],
+            ))
+        }
+    };
+    parse(path, &text)
+}
+
+/// Validates spec text read from `path` (paths inside are relative to its folder).
+pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
+    let fail = |d: Vec<Diagnostic>| SpecErrors::new(path, text, d);
+    let root = match yaml::parse(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let d = match e.pos {
+                Some(p) => Diagnostic::new("invalid-yaml", e.message, &p).label("here"),
+                None => Diagnostic::whole_file("invalid-yaml", e.message),
+            };
+            return Err(fail(vec![d]));
+        }
+    };
+    let mut out = Vec::new();
+    validate_fields(&root, TOP, "the spec", &mut out);
+    if root.as_map().is_none() {
+        return Err(fail(out));
+    }
+    if let Some(v) = root.get("attest") {
+        if v.as_f64().is_some_and(|x| x != FORMAT as f64) {
+            out.push(
+                Diagnostic::new(
+                    "unsupported-format",
+                    format!("this attest reads spec format {FORMAT}"),
+                    &v.pos,
+                )
+                .label(format!("expected {FORMAT}")),
+            );
+        }
+    }
+    let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let s = |k: &str| root.get(k).and_then(Node::as_str).map(str::to_string);
+
+    let references: Vec<(String, String)> = root
+        .get("references")
+        .and_then(Node::as_map)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.name.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let (data, models) = sources(&root, &dir, &mut out);
+    let names = Names {
+        dicom: data
+            .iter()
+            .filter(|d| matches!(d.source, Source::Dicom { .. }))
+            .map(|d| d.name.clone())
+            .collect(),
+        tables: data
+            .iter()
+            .filter(|d| matches!(d.source, Source::Table { .. }))
+            .map(|d| d.name.clone())
+            .collect(),
+        models: models.iter().map(|m| m.name.clone()).collect(),
+    };
+
+    let mut requirements = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, r) in root
+        .get("requirements")
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        if let Some(req) = requirement(r, i, &names, &references, &mut seen, &mut out) {
+            requirements.push(req);
+        }
+    }
+    if root
+        .get("requirements")
+        .and_then(Node::as_seq)
+        .is_some_and(<[_]>::is_empty)
+    {
+        let n = root.get("requirements").expect("checked");
+        out.push(
+            Diagnostic::new("no-requirements", "the spec states no requirement", &n.pos)
+                .label("a spec with nothing to check would pass vacuously"),
+        );
+    }
+    if !out.is_empty() {
+        return Err(fail(out));
+    }
+    Ok(Spec {
+        path: path.to_path_buf(),
+        sha256: sha256_hex(text.as_bytes()),
+        id: s("id").unwrap_or_default(),
+        version: s("version").unwrap_or_default(),
+        title: s("title").unwrap_or_default(),
+        description: s("description"),
+        references,
+        data,
+        models,
+        requirements,
+    })
+}
+
+/// Reads `data:` and `models:`, checking that every path exists.
+fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>, Vec<ModelDecl>) {
+    let mut data = Vec::new();
+    for (k, v) in root.get("data").and_then(Node::as_map).unwrap_or(&[]) {
+        let dicom = v.get("dicom");
+        let table = v.get("table");
+        let id_column = v
+            .get("id_column")
+            .and_then(Node::as_str)
+            .unwrap_or("case_id")
+            .to_string();
+        let source = match (dicom, table) {
+            (Some(d), None) => existing(d, dir, true, out).map(|path| Source::Dicom { path }),
+            (None, Some(t)) => {
+                existing(t, dir, false, out).map(|path| Source::Table { path, id_column })
+            }
+            _ => {
+                out.push(
+                    Diagnostic::new(
+                        "invalid-source",
+                        format!(
+                            "data source `{}` must have exactly one of `dicom` or `table`",
+                            k.name
+                        ),
+                        &v.pos,
+                    )
+                    .label("e.g. `{ dicom: ../data/dicom }` or `{ table: cases.csv }`"),
+                );
+                None
+            }
+        };
+        if let Some(source) = source {
+            data.push(DataDecl {
+                name: k.name.clone(),
+                source,
+            });
+        }
+    }
+    let mut models = Vec::new();
+    for (k, v) in root.get("models").and_then(Node::as_map).unwrap_or(&[]) {
+        let Some(p) = v.get("predictions") else {
+            continue; // reported as a missing key
+        };
+        if let Some(path) = existing(p, dir, false, out) {
+            let col = |key: &str, default: &str| {
+                v.get(key)
+                    .and_then(Node::as_str)
+                    .unwrap_or(default)
+                    .to_string()
+            };
+            models.push(ModelDecl {
+                name: k.name.clone(),
+                predictions: path,
+                id_column: col("id_column", "case_id"),
+                score_column: col("score_column", "score"),
+            });
+        }
+    }
+    (data, models)
+}
+
+/// Resolves a path relative to the spec's folder and checks it exists with the right kind.
+/// The path is returned either way, so that references to its source still resolve (one
+/// problem, one diagnostic).
+fn existing(node: &Node, dir: &Path, folder: bool, out: &mut Vec<Diagnostic>) -> Option<PathBuf> {
+    let text = node.as_str()?;
+    let path = dir.join(text);
+    let what = if folder { "folder" } else { "file" };
+    let problem = match std::fs::metadata(&path) {
+        Err(_) => Some(format!("no such {what}: {}", path.display())),
+        Ok(m) if folder && !m.is_dir() => Some(format!("not a folder: {}", path.display())),
+        Ok(m) if !folder && !m.is_file() => Some(format!("not a file: {}", path.display())),
+        Ok(_) => None,
+    };
+    if let Some(p) = problem {
+        out.push(Diagnostic::new("missing-path", p, &node.pos).label(format!(
+            "paths are relative to the spec's folder ({})",
+            shown(dir)
+        )));
+    }
+    Some(path)
+}
+
+fn shown(dir: &Path) -> String {
+    if dir.as_os_str().is_empty() {
+        ".".to_string()
+    } else {
+        dir.display().to_string()
+    }
+}
+
+fn requirement(
+    r: &Node,
+    i: usize,
+    names: &Names,
+    references: &[(String, String)],
+    seen: &mut BTreeSet<String>,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Requirement> {
+    let what = match r.get("id").and_then(Node::as_str) {
+        Some(id) => format!("requirement `{id}`"),
+        None => format!("requirement #{}", i + 1),
+    };
+    if r.as_map().is_none() {
+        validate_fields(r, COMMON, &what, out);
+        return None;
+    }
+    let Some(check_node) = r.get("check") else {
+        validate_fields(r, COMMON, &what, out);
+        return None;
+    };
+    let Some(check) = check_node.as_str() else {
+        validate_fields(r, COMMON, &what, out);
+        return None;
+    };
+    let Some(kind) = registry::find(check) else {
+        let kinds = registry::names();
+        out.push(
+            Diagnostic::new(
+                "unknown-check",
+                format!("unknown check `{check}` in {what}"),
+                &check_node.pos,
+            )
+            .label(format!("expected one of: {}", diag::one_of(&kinds)))
+            .did_you_mean(check, kinds.iter().copied()),
+        );
+        return None;
+    };
+    let before = out.len();
+    validate_fields(r, &requirement_fields(kind), &what, out);
+    let id = r.get("id").and_then(Node::as_str)?.to_string();
+    if !seen.insert(id.clone()) {
+        out.push(
+            Diagnostic::new(
+                "duplicate-id",
+                format!("requirement id `{id}` is used twice"),
+                &r.get("id")?.pos,
+            )
+            .label("ids must be unique: reports refer to requirements by id"),
+        );
+    }
+    if out.len() > before {
+        return None;
+    }
+    let run = (kind.build)(r, names, out)?;
+    let clause = r.get("clause").and_then(Node::as_str).map(str::to_string);
+    let reference = clause.as_ref().and_then(|c| {
+        references
+            .iter()
+            .find(|(k, _)| k == c)
+            .map(|(_, v)| v.clone())
+    });
+    Some(Requirement {
+        id,
+        title: r.get("title").and_then(Node::as_str)?.to_string(),
+        clause,
+        reference,
+        check: kind.name,
+        run,
+    })
+}
+
+/// The JSON Schema of a spec.
+pub fn json_schema() -> serde_json::Value {
+    let mut s = schema::object_schema(TOP);
+    s["$schema"] = serde_json::json!("https://json-schema.org/draft/2020-12/schema");
+    s["title"] = serde_json::json!("attest spec");
+    s
+}
