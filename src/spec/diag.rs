@@ -70,20 +70,20 @@ impl Diagnostic {
     }
 }
 
-/// The candidate closest to `given` by Jaro–Winkler similarity, if it is plausibly a typo.
+/// The candidate closest to `given` by edit distance (optimal string alignment: insertions,
+/// deletions, substitutions and transpositions, case-insensitive), if it is plausibly a typo:
+/// at most a third of the name's length, and at least 1, apart. Ties go to the earlier candidate.
 pub fn closest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let given_lower = given.to_ascii_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| {
-            (
-                strsim::jaro_winkler(&given_lower, &c.to_ascii_lowercase()),
-                c,
-            )
-        })
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
-        .map(|(_, c)| c)
+    let limit = (given.chars().count() / 3).max(1);
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = strsim::osa_distance(&given_lower, &c.to_ascii_lowercase());
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
 }
 
 /// "`a`, `b`, `c`" for error messages.
@@ -163,5 +163,7 @@ mod tests {
             Some("threshold")
         );
         assert_eq!(closest("zzz", ["threshold", "metric"]), None);
+        // A transposition is one edit: `acu` is `auc`, not `accuracy`.
+        assert_eq!(closest("acu", ["accuracy", "auc"]), Some("auc"));
     }
 }

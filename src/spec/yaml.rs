@@ -163,7 +163,17 @@ impl fmt::Display for SyntaxError {
 /// Parses one YAML document into a positioned tree.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let spanned: Spanned<Value> = serde_saphyr::from_str(text).map_err(|e| {
-        let pos = e.location().map(|l| Pos::from_location(&l));
+        // Syntax errors carry line and column but not always a byte offset: derive it.
+        let pos = e.location().map(|l| {
+            let (line, column) = (l.line() as usize, l.column() as usize);
+            let start = offset_of(text, line, column);
+            let len = text[start..].chars().next().map_or(0, char::len_utf8);
+            Pos {
+                bytes: start..start + len,
+                line,
+                column,
+            }
+        });
         let message = e.without_snippet().to_string();
         // The crate prefixes the location; we render our own, so keep only the first line.
         let message = message.lines().next().unwrap_or("invalid YAML").to_string();
@@ -173,6 +183,21 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         pos: Pos::from_location(&spanned.referenced),
         value: spanned.value,
     })
+}
+
+/// The byte offset of a 1-based line and (character) column, clamped to the text.
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let rest = &text[line_start.min(text.len())..];
+    line_start
+        + rest
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(rest.len(), |(i, _)| i)
 }
 
 fn node(s: Spanned<Value>) -> Node {
@@ -294,6 +319,7 @@ mod tests {
         let err = parse("a: [1, 2\nb: 3\n").unwrap_err();
         let pos = err.pos.clone().expect("a position");
         assert_eq!(pos.line, 2, "{err:?}");
+        assert_eq!(pos.bytes.start, "a: [1, 2\n".len() + pos.column - 1);
     }
 
     #[test]

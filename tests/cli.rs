@@ -1,0 +1,434 @@
+//! The `attest` command end to end: the demo, exit codes, determinism, verification, and bad
+//! input that must become findings or clear errors, never a panic.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn attest() -> Command {
+    let mut c = Command::cargo_bin("attest").unwrap();
+    c.env("ATTEST_PSEUDONYM_KEY", "test-key")
+        .current_dir(root());
+    c
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn requirement<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap()
+}
+
+/// Runs the demo spec into a fresh folder; returns the folder and the report.
+fn run_demo(threads: &str) -> (tempfile::TempDir, Value) {
+    let out = tempfile::tempdir().unwrap();
+    attest()
+        .env("RAYON_NUM_THREADS", threads)
+        .args(["run", "specs/demo.yaml", "--quiet", "--out"])
+        .arg(out.path())
+        .assert()
+        .code(1);
+    let report = read_json(&out.path().join("report.json"));
+    (out, report)
+}
+
+#[test]
+fn demo_reports_exactly_the_deliberate_defects() {
+    let (out, r) = run_demo("2");
+    assert_eq!(r["verdict"], "fail");
+    assert_eq!(requirement(&r, "PERF-AUC")["status"], "pass");
+    assert_eq!(requirement(&r, "PERF-SENS")["status"], "fail");
+    let data = requirement(&r, "DATA-CT");
+    assert_eq!(data["status"], "fail");
+    // testdata/demo/DEFECTS.md is written by the generator beside the defects themselves.
+    let defects = std::fs::read_to_string(root().join("testdata/demo/DEFECTS.md")).unwrap();
+    let mut expected: Vec<(String, String)> = defects
+        .lines()
+        .filter(|l| l.starts_with("| dicom/"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let file = cells[1].trim_start_matches("dicom/").to_string();
+            let code = cells[3].split('`').nth(1).unwrap().to_string();
+            (file, code)
+        })
+        .collect();
+    let mut found: Vec<(String, String)> = data["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let subject = f["subject"].as_str().unwrap();
+            let file = subject.split(" (").next().unwrap().to_string();
+            (file, f["code"].as_str().unwrap().to_string())
+        })
+        .collect();
+    expected.sort();
+    found.sort();
+    assert_eq!(found, expected);
+    // 400 instances minus the 9 with a deliberate defect conform.
+    let m = &data["measurements"][0];
+    assert_eq!(m["n"], 400);
+    assert_eq!(m["estimate"].as_f64().unwrap(), 391.0 / 400.0);
+    // Every DICOM file, the table and the predictions are hashed: 403 files + 2 CSVs.
+    assert_eq!(r["inputs"].as_array().unwrap().len(), 405);
+    for f in ["report.html", "report.md", "manifest.json"] {
+        assert!(out.path().join(f).exists(), "{f}");
+    }
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("PERF-AUC"));
+    assert!(
+        !html.contains("http://") || html.matches("http://").count() == 1,
+        "self-contained"
+    );
+    // No patient identifier or name reaches the report.
+    let text = std::fs::read_to_string(out.path().join("report.json")).unwrap();
+    assert!(!text.contains("SYN1") && !text.contains("SYNTH^"));
+}
+
+#[test]
+fn sensitivity_matches_the_hand_count_from_the_csvs() {
+    let (_out, r) = run_demo("2");
+    let sens = &requirement(&r, "PERF-SENS")["measurements"][0];
+    // Independent count: read both CSVs here and apply score >= 0.5.
+    let cases = std::fs::read_to_string(root().join("testdata/demo/cases.csv")).unwrap();
+    let preds = std::fs::read_to_string(root().join("testdata/demo/predictions.csv")).unwrap();
+    let score: std::collections::HashMap<&str, f64> = preds
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (c, s) = l.split_once(',').unwrap();
+            (c, s.parse().unwrap())
+        })
+        .collect();
+    let (mut tp, mut pos) = (0, 0);
+    for l in cases.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        if f[1] == "1" {
+            pos += 1;
+            tp += u64::from(score[f[0]] >= 0.5);
+        }
+    }
+    assert_eq!(sens["confusion"]["tp"], tp);
+    assert_eq!(sens["n"], pos);
+    assert_eq!(sens["estimate"].as_f64().unwrap(), tp as f64 / pos as f64);
+}
+
+#[test]
+fn report_is_byte_identical_across_runs_and_thread_counts() {
+    let strip = |dir: &Path| {
+        let text = std::fs::read_to_string(dir.join("report.json")).unwrap();
+        text.lines()
+            .filter(|l| !l.trim_start().starts_with("\"generated_at\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (a, _) = run_demo("1");
+    let (b, _) = run_demo("2");
+    assert_eq!(strip(a.path()), strip(b.path()));
+}
+
+#[test]
+fn verify_detects_changes_and_works_on_a_moved_copy() {
+    // A project of its own: spec, data and report folder, so it can be copied and altered.
+    let proj = tempfile::tempdir().unwrap();
+    let p = proj.path();
+    std::fs::create_dir_all(p.join("specs")).unwrap();
+    std::fs::write(p.join("cases.csv"), "case_id,label\na,1\nb,0\nc,1\nd,0\n").unwrap();
+    std::fs::write(
+        p.join("pred.csv"),
+        "case_id,score\na,0.9\nb,0.2\nc,0.7\nd,0.4\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("specs/s.yaml"),
+        "attest: 1\nid: s\nversion: '1'\ntitle: S\ndata:\n  cases: { table: ../cases.csv }\n\
+         models:\n  m: { predictions: ../pred.csv }\nrequirements:\n  - id: AUC\n    title: AUC\n\
+         \x20   check: classification\n    model: m\n    truth: cases\n    metric: auc\n\
+         \x20   pass: estimate >= 0.9\n",
+    )
+    .unwrap();
+    attest()
+        .current_dir(p)
+        .args(["run", "specs/s.yaml", "--quiet", "--out", "out/s"])
+        .assert()
+        .code(0);
+    attest()
+        .current_dir(p)
+        .args(["verify", "out/s"])
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("6 files checked, 0 changed"));
+
+    // The whole tree copied elsewhere verifies as is.
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(p, copy.path());
+    attest()
+        .current_dir(copy.path())
+        .args(["verify", "out/s"])
+        .assert()
+        .code(0);
+    // The report folder alone, with --inputs pointing at the spec's folder.
+    let alone = tempfile::tempdir().unwrap();
+    copy_tree(&p.join("out/s"), &alone.path().join("report"));
+    attest()
+        .args(["verify"])
+        .arg(alone.path().join("report"))
+        .arg("--inputs")
+        .arg(p.join("specs"))
+        .assert()
+        .code(0);
+
+    // A changed input and a changed output are both named.
+    std::fs::write(copy.path().join("pred.csv"), "case_id,score\na,0.1\n").unwrap();
+    std::fs::write(copy.path().join("out/s/report.md"), "edited").unwrap();
+    attest()
+        .current_dir(copy.path())
+        .args(["verify", "out/s"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("CHANGED input ../pred.csv"))
+        .stdout(predicates::str::contains("CHANGED output report.md"));
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.unwrap();
+        let target = to.join(e.path().strip_prefix(from).unwrap());
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A scratch project with a truth table, a prediction file and a spec over them.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new(cases: &str, preds: &str, extra_req: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cases.csv"), cases).unwrap();
+        std::fs::write(dir.path().join("pred.csv"), preds).unwrap();
+        std::fs::create_dir(dir.path().join("dicom")).unwrap();
+        let spec = format!(
+            "attest: 1\nid: x\nversion: '1'\ntitle: X\ndata:\n  cases: {{ table: cases.csv }}\n\
+             \x20 images: {{ dicom: dicom }}\nmodels:\n  m: {{ predictions: pred.csv }}\nrequirements:\n\
+             \x20 - id: SENS\n    title: Sensitivity\n    check: classification\n    model: m\n\
+             \x20   truth: cases\n    metric: sensitivity\n    threshold: 0.5\n    pass: estimate >= 0.5\n{extra_req}"
+        );
+        std::fs::write(dir.path().join("spec.yaml"), spec).unwrap();
+        Scratch { dir }
+    }
+
+    fn run(&self, code: i32) -> Value {
+        attest()
+            .current_dir(self.dir.path())
+            .args(["run", "spec.yaml", "--quiet", "--out", "out"])
+            .assert()
+            .code(code);
+        read_json(&self.dir.path().join("out/report.json"))
+    }
+}
+
+fn codes(req: &Value) -> Vec<String> {
+    req["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["code"].as_str().unwrap(),
+                f["subject"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn missing_prediction_is_an_error_unless_a_policy_is_stated() {
+    let cases = "case_id,label\na,1\nb,1\nc,0\n";
+    let preds = "case_id,score\na,0.9\nc,0.1\n";
+    let r = Scratch::new(cases, preds, "").run(2);
+    assert_eq!(r["verdict"], "error");
+    let q = requirement(&r, "SENS");
+    assert_eq!(q["status"], "error");
+    assert_eq!(codes(q), vec!["missing-prediction case b"]);
+
+    let r = Scratch::new(cases, preds, "    missing_prediction: worst_case\n").run(0);
+    let m = &requirement(&r, "SENS")["measurements"][0];
+    // b is positive and counted as missed: 1 of 2.
+    assert_eq!(
+        (m["confusion"]["tp"].as_u64(), m["n"].as_u64()),
+        (Some(1), Some(2))
+    );
+
+    let r = Scratch::new(cases, preds, "    missing_prediction: exclude\n").run(0);
+    let m = &requirement(&r, "SENS")["measurements"][0];
+    assert_eq!(
+        (m["confusion"]["tp"].as_u64(), m["n"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
+
+#[test]
+fn nan_scores_duplicates_and_unknown_cases_are_findings_naming_the_line() {
+    let cases = "case_id,label\na,1\nb,1\nc,0\nc,1\n";
+    let preds = "case_id,score\na,0.9\nb,NaN\nc,0.1\nz,0.5\n";
+    let r = Scratch::new(cases, preds, "").run(2);
+    let q = requirement(&r, "SENS");
+    assert_eq!(
+        codes(q),
+        vec![
+            "duplicate-case-id cases.csv:5",
+            "invalid-score pred.csv:3",
+            "missing-prediction case b",
+            "unknown-case case z",
+        ]
+    );
+}
+
+#[test]
+fn a_csv_without_the_score_column_is_an_error_naming_the_columns() {
+    let r = Scratch::new("case_id,label\na,1\n", "case_id,prob\na,0.9\n", "").run(2);
+    let q = requirement(&r, "SENS");
+    assert_eq!(q["status"], "error");
+    let msg = q["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("no `score` column (columns are: case_id, prob)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn an_empty_dicom_folder_is_inconclusive_never_pass() {
+    let req = "  - id: CT\n    title: CT\n    check: dicom.attributes\n    data: images\n\
+               \x20   expect:\n      Modality: { in: [CT] }\n";
+    let r = Scratch::new("case_id,label\na,1\n", "case_id,score\na,0.9\n", req).run(1);
+    let q = requirement(&r, "CT");
+    assert_eq!(q["status"], "inconclusive");
+    assert_eq!(codes(q), vec!["no-instances images"]);
+}
+
+#[test]
+fn a_group_too_small_to_decide_is_inconclusive() {
+    // Site Y has 2 positives, both found: even so, Wilson's lower bound (0.342) cannot reach
+    // 0.8, so the group cannot decide and the requirement is inconclusive, not pass.
+    let cases = "case_id,label,site\n".to_string()
+        + &(0..40).map(|i| format!("x{i},1,X\n")).collect::<String>()
+        + "y1,1,Y\ny2,1,Y\n";
+    let preds = "case_id,score\n".to_string()
+        + &(0..40).map(|i| format!("x{i},0.9\n")).collect::<String>()
+        + "y1,0.9\ny2,0.9\n";
+    let s = Scratch::new(&cases, &preds, "    by: [site]\n");
+    let spec = std::fs::read_to_string(s.dir.path().join("spec.yaml"))
+        .unwrap()
+        .replace("pass: estimate >= 0.5", "pass: ci_low >= 0.8");
+    std::fs::write(s.dir.path().join("spec.yaml"), spec).unwrap();
+    let r = s.run(1);
+    let q = requirement(&r, "SENS");
+    assert_eq!(q["status"], "inconclusive");
+    let statuses: Vec<&str> = q["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["pass", "pass", "inconclusive"]);
+    assert_eq!(codes(q), vec!["group-too-small site=Y"]);
+}
+
+#[test]
+fn lint_reports_problems_with_file_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.yaml"), "attest: 1\nid: [x\n").unwrap();
+    attest()
+        .arg("lint")
+        .arg(dir.path().join("bad.yaml"))
+        .arg("specs/demo.yaml")
+        .assert()
+        .code(2)
+        .stdout(predicates::str::contains("ok: specs/demo.yaml"))
+        .stderr(predicates::str::contains("bad.yaml:2:5"))
+        .stderr(predicates::str::contains("error[invalid-yaml]"));
+    attest().args(["lint", "specs/demo.yaml"]).assert().code(0);
+}
+
+#[test]
+fn run_with_a_broken_spec_exits_2_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = std::fs::read_to_string(root().join("specs/demo.yaml"))
+        .unwrap()
+        .replace("metric: auc", "metric: acu")
+        .replace(
+            "../testdata",
+            &root().join("testdata").display().to_string(),
+        );
+    std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+    attest()
+        .arg("run")
+        .arg(dir.path().join("s.yaml"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("unknown value `acu`"))
+        .stderr(predicates::str::contains("did you mean `auc`?"));
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn explain_schema_and_scan() {
+    attest()
+        .args(["explain", "classification"])
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("## What it checks"));
+    attest()
+        .args(["explain", "clasification"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("did you mean `classification`?"));
+    let out = attest()
+        .arg("schema")
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let schema: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(schema["required"][0], "attest");
+    let out = attest()
+        .args(["scan", "testdata/demo/dicom", "--json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let inv: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(inv["files"], 403);
+    assert_eq!(inv["instances"], 400);
+    assert_eq!(inv["by_modality"]["CT"], 396);
+    assert_eq!(inv["by_modality"]["MR"], 4);
+    assert_eq!(inv["patients"], 200);
+    assert_eq!(inv["unreadable"].as_array().unwrap().len(), 3);
+    attest()
+        .args(["scan", "no/such/folder"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no/such/folder: no such folder"));
+}
