@@ -2,11 +2,12 @@
 //!
 //! Documentation for users is in `classification.md` (shown by `attest explain classification`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::evidence::{Confusion, Evidence, Finding, Measurement, Severity};
 use super::judge::{combine, judge};
 use super::{Check, Context, DataSet, Names, Uses};
+use crate::data::predictions::Score;
 use crate::spec::diag::{one_of, Diagnostic};
 use crate::spec::expr::{self, Expr};
 use crate::spec::schema::{Field, Ty};
@@ -347,11 +348,11 @@ impl Check for Classification {
             return Evidence::error(method, findings);
         }
 
-        let mut cases = Vec::with_capacity(table.rows.len());
-        for (i, row) in table.rows.iter().enumerate() {
-            let id = table.id(i);
-            let at = format!("{}:{}", self.truth, table.lines[i]);
-            let label = match row[label_col].as_str() {
+        let mut cases = Vec::with_capacity(table.len());
+        for row in 0..table.len() {
+            let id = table.id(row);
+            let at = || format!("{}:{}", self.truth, table.lines[row]);
+            let label = match table.get(row, label_col) {
                 "1" => true,
                 "0" => false,
                 other => {
@@ -361,18 +362,18 @@ impl Check for Classification {
                             "case `{id}`: label `{other}` in `{}` is not 0 or 1",
                             self.label_column
                         ),
-                        at,
+                        at(),
                     ));
                     continue;
                 }
             };
-            let score = match preds.scores.get(id) {
-                Some(&s) => s,
-                None => {
-                    let why = preds
-                        .invalid
-                        .get(id)
-                        .map_or("no prediction", String::as_str);
+            let score = match preds.score_near(id, row) {
+                Score::Valid(s) => s,
+                missing => {
+                    let why = match missing {
+                        Score::Invalid(reason) => reason,
+                        _ => "no prediction",
+                    };
                     let (severity, what) = match self.missing {
                         Missing::Error => (Severity::Error, "the requirement cannot be evaluated"),
                         Missing::Exclude => (Severity::Warning, "excluded by policy"),
@@ -399,7 +400,7 @@ impl Check for Classification {
             };
             let group = group_cols
                 .iter()
-                .map(|(name, c)| (name.clone(), row[*c].clone()))
+                .map(|(name, c)| (name.clone(), table.get(row, *c).to_string()))
                 .collect();
             cases.push(Case {
                 label,
@@ -407,21 +408,17 @@ impl Check for Classification {
                 group,
             });
         }
-        let truth_ids: HashMap<&str, ()> = table.index.keys().map(|k| (k.as_str(), ())).collect();
-        let mut unknown: Vec<&String> = preds
-            .scores
-            .keys()
-            .filter(|k| !truth_ids.contains_key(k.as_str()))
-            .collect();
-        unknown.sort();
-        for k in unknown {
+        for (row, case) in preds.cases().enumerate() {
+            if table.find_near(case, row).is_some() {
+                continue;
+            }
             findings.push(Finding::warning(
                 "unknown-case",
                 format!(
-                    "model `{}` scores case `{k}`, which is not in the truth table; ignored",
+                    "model `{}` scores case `{case}`, which is not in the truth table; ignored",
                     self.model
                 ),
-                format!("case {k}"),
+                format!("case {case}"),
             ));
         }
 
@@ -503,10 +500,10 @@ impl Classification {
             m.n_neg = Some(neg.len() as u64);
             if let Some(a) = roc::auc_delong(&pos, &neg) {
                 m.estimate = Some(a.auc);
-                if let Some(ci) = roc::delong_ci(&a, self.ci_level) {
-                    m.ci_low = Some(ci.low);
-                    m.ci_high = Some(ci.high);
-                }
+                // A class with one case has an infinite variance: the interval is [0, 1].
+                let ci = roc::delong_ci(&a, self.ci_level);
+                m.ci_low = Some(ci.low);
+                m.ci_high = Some(ci.high);
             }
             return m;
         }

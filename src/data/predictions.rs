@@ -4,18 +4,68 @@
 //! line; the case then counts as having no valid prediction, which the check's missing-
 //! prediction policy decides about. Nothing is silently dropped.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use crate::checks::evidence::Finding;
-use crate::data::table::{read_table, TableError};
+use crate::data::table::{parse_table, CaseTable, TableError};
 
-/// Scores by case identifier.
-#[derive(Debug, Clone, Default)]
+/// A model's scores, by case.
+#[derive(Debug, Clone)]
 pub struct Predictions {
-    pub scores: HashMap<String, f64>,
-    /// Cases whose prediction row was present but unusable (bad score, duplicate).
-    pub invalid: HashMap<String, String>,
+    table: CaseTable,
+    /// Cases given on more than one row: which score is the model's cannot be known.
+    duplicates: std::collections::HashSet<String>,
+    /// Per row: the score, or why it is unusable.
+    scores: Vec<Result<f64, String>>,
+}
+
+/// What a prediction file says about one case.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Score<'a> {
+    Valid(f64),
+    /// A row exists but its score cannot be used.
+    Invalid(&'a str),
+    Missing,
+}
+
+impl Predictions {
+    pub fn score(&self, case: &str) -> Score<'_> {
+        self.score_near(case, usize::MAX)
+    }
+
+    /// As `score`, trying row `hint` first: prediction files usually list cases in the truth
+    /// table's order, and a direct comparison is much cheaper than a hash lookup.
+    pub fn score_near(&self, case: &str, hint: usize) -> Score<'_> {
+        if !self.duplicates.is_empty() && self.duplicates.contains(case) {
+            return Score::Invalid("given more than once");
+        }
+        let row = if hint < self.table.len() && self.table.id(hint) == case {
+            Some(hint)
+        } else {
+            self.table.find(case)
+        };
+        match row {
+            None => Score::Missing,
+            Some(row) => match &self.scores[row] {
+                Ok(s) => Score::Valid(*s),
+                Err(reason) => Score::Invalid(reason),
+            },
+        }
+    }
+
+    /// Number of rows read.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Case identifiers in file order.
+    pub fn cases(&self) -> impl Iterator<Item = &str> {
+        (0..self.table.len()).map(|r| self.table.id(r))
+    }
 }
 
 /// Reads `id_column,score_column` predictions.
@@ -25,62 +75,74 @@ pub fn read_predictions(
     id_column: &str,
     score_column: &str,
 ) -> Result<(Predictions, Vec<Finding>), TableError> {
-    let (table, mut findings) = read_table(path, display, id_column)?;
-    let score = table.column(score_column).ok_or_else(|| TableError {
+    let bytes = std::fs::read(path).map_err(|e| TableError {
+        path: display.to_string(),
+        reason: format!("cannot read: {e}"),
+    })?;
+    parse_predictions(&bytes, display, id_column, score_column)
+}
+
+/// Parses prediction CSV bytes (see `read_predictions`).
+pub fn parse_predictions(
+    bytes: &[u8],
+    display: &str,
+    id_column: &str,
+    score_column: &str,
+) -> Result<(Predictions, Vec<Finding>), TableError> {
+    let (table, mut findings) = parse_table(bytes, display, id_column)?;
+    let col = table.column(score_column).ok_or_else(|| TableError {
         path: display.to_string(),
         reason: format!(
             "no `{score_column}` column (columns are: {})",
             table.columns.join(", ")
         ),
     })?;
-    let mut out = Predictions::default();
-    for (i, row) in table.rows.iter().enumerate() {
-        let case = table.id(i).to_string();
-        let at = format!("{display}:{}", table.lines[i]);
-        match row[score].parse::<f64>() {
-            Ok(x) if x.is_finite() => {
-                out.scores.insert(case, x);
-            }
+    let mut scores = Vec::with_capacity(table.len());
+    for row in 0..table.len() {
+        let text = table.get(row, col);
+        match text.parse::<f64>() {
+            Ok(x) if x.is_finite() => scores.push(Ok(x)),
             _ => {
-                let reason = format!("score `{}` is not a finite number", row[score]);
+                let reason = format!("score `{text}` is not a finite number");
                 findings.push(Finding::error(
                     "invalid-score",
-                    format!("case `{case}`: {reason}"),
-                    at,
+                    format!("case `{}`: {reason}", table.id(row)),
+                    format!("{display}:{}", table.lines[row]),
                 ));
-                out.invalid.insert(case, reason);
+                scores.push(Err(reason));
             }
         }
     }
-    // Duplicates were reported by the table reader; mark them unusable too, since which of the
-    // scores is the model's cannot be known.
-    for case in &table.duplicates {
-        out.scores.remove(case);
-        out.invalid
-            .insert(case.clone(), "given more than once".to_string());
-    }
-    Ok((out, findings))
+    let duplicates = table.duplicates.iter().cloned().collect();
+    Ok((
+        Predictions {
+            table,
+            duplicates,
+            scores,
+        },
+        findings,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     #[test]
     fn nan_and_text_scores_are_findings_and_not_used() {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(b"case_id,score\na,0.5\nb,NaN\nc,high\nd,0.1\nd,0.9\n")
-            .unwrap();
-        let (p, findings) = read_predictions(f.path(), "p.csv", "case_id", "score").unwrap();
-        assert_eq!(p.scores.len(), 1);
-        assert_eq!(p.scores["a"], 0.5);
-        assert!(p.invalid.contains_key("b") && p.invalid.contains_key("c"));
-        assert_eq!(p.invalid["d"], "given more than once");
+        let csv = b"case_id,score\na,0.5\nb,NaN\nc,high\nd,0.1\nd,0.9\ne,inf\n";
+        let (p, findings) = parse_predictions(csv, "p.csv", "case_id", "score").unwrap();
+        assert_eq!(p.score("a"), Score::Valid(0.5));
+        assert!(matches!(p.score("b"), Score::Invalid(_)));
+        assert!(matches!(p.score("c"), Score::Invalid(_)));
+        assert!(matches!(p.score("e"), Score::Invalid(_)));
+        // A case given twice cannot be trusted, whichever row comes first.
+        assert_eq!(p.score("d"), Score::Invalid("given more than once"));
+        assert_eq!(p.score("zz"), Score::Missing);
         let subjects: Vec<&str> = findings
             .iter()
             .map(|f| f.subject.as_deref().unwrap())
             .collect();
-        assert_eq!(subjects, vec!["p.csv:6", "p.csv:3", "p.csv:4"]);
+        assert_eq!(subjects, vec!["p.csv:6", "p.csv:3", "p.csv:4", "p.csv:7"]);
     }
 }

@@ -12,9 +12,10 @@ use rayon::prelude::*;
 use crate::checks::evidence::{Finding, Status};
 use crate::checks::{Context, DataSet, Loaded};
 use crate::data::dicom_index::{index_folder, IndexOptions};
-use crate::data::predictions::read_predictions;
+use crate::data::hash::sha256_hex;
+use crate::data::predictions::parse_predictions;
 use crate::data::pseudonym::PseudonymKey;
-use crate::data::table::read_table;
+use crate::data::table::parse_table;
 use crate::report::manifest::{record, relative_path, slashed, Manifest};
 use crate::report::model::{
     DataSummary, FileRecord, Report, RequirementResult, SpecInfo, Summary, Verdict,
@@ -45,115 +46,41 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
         .flat_map(|u| u.models.iter().map(String::as_str))
         .collect();
 
+    // Each source is read once (hashed and parsed from the same bytes), all in parallel;
+    // results are put back in the spec's order.
+    let jobs: Vec<Job> = spec
+        .data
+        .iter()
+        .filter(|d| used_data.contains(d.name.as_str()))
+        .map(|d| Job::Data(d))
+        .chain(
+            spec.models
+                .iter()
+                .filter(|m| used_models.contains(m.name.as_str()))
+                .map(Job::Model),
+        )
+        .collect();
+    let loaded: Vec<Load> = jobs
+        .par_iter()
+        .map(|job| load(job, &spec_dir, &uses, opts))
+        .collect();
     let mut cx = Context {
         seed: opts.seed,
         ..Context::default()
     };
     let mut inputs: Vec<FileRecord> = Vec::new();
     let mut data = Vec::new();
-    let rel = |p: &Path| slashed(&relative_path(&spec_dir, p));
-
-    for d in spec
-        .data
-        .iter()
-        .filter(|d| used_data.contains(d.name.as_str()))
-    {
-        match &d.source {
-            Source::Dicom { path } => {
-                let mut extra: Vec<_> = uses
-                    .iter()
-                    .flat_map(|u| u.dicom_attributes.iter())
-                    .filter(|(name, _)| *name == d.name)
-                    .map(|(_, tag)| *tag)
-                    .collect();
-                extra.sort();
-                extra.dedup();
-                let io = IndexOptions {
-                    extra,
-                    progress: opts.progress,
-                };
-                let base = rel(path);
-                let loaded = match index_folder(path, &opts.key, &io) {
-                    Ok(ix) => {
-                        for f in &ix.files {
-                            inputs.push(FileRecord {
-                                path: format!("{base}/{}", f.path),
-                                sha256: f.sha256.clone(),
-                                bytes: f.bytes,
-                            });
-                        }
-                        data.push(DataSummary {
-                            name: d.name.clone(),
-                            kind: "dicom".into(),
-                            path: base.clone(),
-                            records: ix.instances.len() as u64,
-                            unreadable: ix.failures.len() as u64,
-                        });
-                        Loaded {
-                            value: Some(ix),
-                            findings: Vec::new(),
-                        }
-                    }
-                    Err(e) => Loaded {
-                        value: None,
-                        findings: vec![Finding::error("unreadable-data", e.to_string(), base)],
-                    },
-                };
-                cx.data.insert(d.name.clone(), DataSet::Dicom(loaded));
+    for l in loaded {
+        inputs.extend(l.files);
+        data.extend(l.summary);
+        match l.item {
+            Item::Data(name, set) => {
+                cx.data.insert(name, set);
             }
-            Source::Table { path, id_column } => {
-                let shown = rel(path);
-                hash_into(&mut inputs, path, &shown);
-                let loaded = match read_table(path, &shown, id_column) {
-                    Ok((t, findings)) => {
-                        data.push(DataSummary {
-                            name: d.name.clone(),
-                            kind: "table".into(),
-                            path: shown.clone(),
-                            records: t.rows.len() as u64,
-                            unreadable: 0,
-                        });
-                        Loaded {
-                            value: Some(t),
-                            findings,
-                        }
-                    }
-                    Err(e) => Loaded {
-                        value: None,
-                        findings: vec![Finding::error("unreadable-data", e.reason.clone(), shown)],
-                    },
-                };
-                cx.data.insert(d.name.clone(), DataSet::Table(loaded));
+            Item::Model(name, p) => {
+                cx.models.insert(name, p);
             }
         }
-    }
-    for m in spec
-        .models
-        .iter()
-        .filter(|m| used_models.contains(m.name.as_str()))
-    {
-        let shown = rel(&m.predictions);
-        hash_into(&mut inputs, &m.predictions, &shown);
-        let loaded = match read_predictions(&m.predictions, &shown, &m.id_column, &m.score_column) {
-            Ok((p, findings)) => {
-                data.push(DataSummary {
-                    name: m.name.clone(),
-                    kind: "predictions".into(),
-                    path: shown.clone(),
-                    records: (p.scores.len() + p.invalid.len()) as u64,
-                    unreadable: 0,
-                });
-                Loaded {
-                    value: Some(p),
-                    findings,
-                }
-            }
-            Err(e) => Loaded {
-                value: None,
-                findings: vec![Finding::error("unreadable-data", e.reason.clone(), shown)],
-            },
-        };
-        cx.models.insert(m.name.clone(), loaded);
     }
 
     // Requirements are independent; results keep the spec's order.
@@ -211,10 +138,157 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
     }
 }
 
-fn hash_into(inputs: &mut Vec<FileRecord>, path: &Path, shown: &str) {
-    // An unreadable file is reported by its loader; here it simply has no hash to record.
-    if let Ok(r) = record(path, shown) {
-        inputs.push(r);
+enum Job<'a> {
+    Data(&'a crate::spec::DataDecl),
+    Model(&'a crate::spec::ModelDecl),
+}
+
+enum Item {
+    Data(String, DataSet),
+    Model(String, Loaded<crate::data::predictions::Predictions>),
+}
+
+struct Load {
+    item: Item,
+    summary: Option<DataSummary>,
+    files: Vec<FileRecord>,
+}
+
+/// Reads a whole file, hashing it for the manifest while it is parsed.
+fn read_hashed(path: &Path, shown: &str) -> Result<(Vec<u8>, FileRecord), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    let record = FileRecord {
+        path: shown.to_string(),
+        sha256: sha256_hex(&bytes),
+        bytes: bytes.len() as u64,
+    };
+    Ok((bytes, record))
+}
+
+/// A source that could not be loaded: the reason, as a finding about it.
+fn failed<T>(shown: String, reason: String) -> Loaded<T> {
+    Loaded {
+        value: None,
+        findings: vec![Finding::error("unreadable-data", reason, shown)],
+    }
+}
+
+fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOptions) -> Load {
+    let rel = |p: &Path| slashed(&relative_path(spec_dir, p));
+    match job {
+        Job::Data(d) => match &d.source {
+            Source::Dicom { path } => {
+                let mut extra: Vec<_> = uses
+                    .iter()
+                    .flat_map(|u| u.dicom_attributes.iter())
+                    .filter(|(name, _)| *name == d.name)
+                    .map(|(_, tag)| *tag)
+                    .collect();
+                extra.sort();
+                extra.dedup();
+                let io = IndexOptions {
+                    extra,
+                    progress: opts.progress,
+                };
+                let base = rel(path);
+                match index_folder(path, &opts.key, &io) {
+                    Ok(ix) => Load {
+                        files: ix
+                            .files
+                            .iter()
+                            .map(|f| FileRecord {
+                                path: format!("{base}/{}", f.path),
+                                sha256: f.sha256.clone(),
+                                bytes: f.bytes,
+                            })
+                            .collect(),
+                        summary: Some(DataSummary {
+                            name: d.name.clone(),
+                            kind: "dicom".into(),
+                            path: base,
+                            records: ix.instances.len() as u64,
+                            unreadable: ix.failures.len() as u64,
+                        }),
+                        item: Item::Data(
+                            d.name.clone(),
+                            DataSet::Dicom(Loaded {
+                                value: Some(ix),
+                                findings: Vec::new(),
+                            }),
+                        ),
+                    },
+                    Err(e) => Load {
+                        files: Vec::new(),
+                        summary: None,
+                        item: Item::Data(
+                            d.name.clone(),
+                            DataSet::Dicom(failed(base, e.to_string())),
+                        ),
+                    },
+                }
+            }
+            Source::Table { path, id_column } => {
+                let shown = rel(path);
+                let (item, summary, files) = match read_hashed(path, &shown) {
+                    Err(reason) => (failed(shown, reason), None, Vec::new()),
+                    Ok((bytes, record)) => match parse_table(&bytes, &shown, id_column) {
+                        Ok((t, findings)) => (
+                            Loaded {
+                                findings,
+                                value: Some(t),
+                            },
+                            None,
+                            vec![record],
+                        ),
+                        Err(e) => (failed(shown, e.reason), None, vec![record]),
+                    },
+                };
+                let summary = summary.or_else(|| {
+                    item.value.as_ref().map(|t| DataSummary {
+                        name: d.name.clone(),
+                        kind: "table".into(),
+                        path: rel(path),
+                        records: t.len() as u64,
+                        unreadable: 0,
+                    })
+                });
+                Load {
+                    item: Item::Data(d.name.clone(), DataSet::Table(item)),
+                    summary,
+                    files,
+                }
+            }
+        },
+        Job::Model(m) => {
+            let shown = rel(&m.predictions);
+            let (item, files) = match read_hashed(&m.predictions, &shown) {
+                Err(reason) => (failed(shown, reason), Vec::new()),
+                Ok((bytes, record)) => {
+                    match parse_predictions(&bytes, &shown, &m.id_column, &m.score_column) {
+                        Ok((p, findings)) => (
+                            Loaded {
+                                findings,
+                                value: Some(p),
+                            },
+                            vec![record],
+                        ),
+                        Err(e) => (failed(shown, e.reason), vec![record]),
+                    }
+                }
+            };
+            let summary = item.value.as_ref().map(|p| DataSummary {
+                name: m.name.clone(),
+                kind: "predictions".into(),
+                path: rel(&m.predictions),
+                records: p.len() as u64,
+                unreadable: 0,
+            });
+            Load {
+                item: Item::Model(m.name.clone(), item),
+                summary,
+                files,
+            }
+        }
     }
 }
 
