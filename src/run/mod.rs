@@ -52,7 +52,7 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
         .data
         .iter()
         .filter(|d| used_data.contains(d.name.as_str()))
-        .map(|d| Job::Data(d))
+        .map(Job::Data)
         .chain(
             spec.models
                 .iter()
