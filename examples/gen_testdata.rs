@@ -1,39 +1,122 @@
-//! Writes the project's synthetic test data (no patient data anywhere).
+//! Writes the project's synthetic test data (no patient data anywhere) with `attest::synth`.
 //!
 //! ```text
 //! cargo run --release --example gen_testdata -- demo testdata/demo [--seed N]
 //! cargo run --release --example gen_testdata -- bulk DIR --count 20000 [--seed N]
 //! ```
+//!
+//! `demo` writes the demo dataset (replacing a previous demo output in DIR); `bulk` writes COUNT
+//! conforming CT instances with full-size headers into an empty DIR, for benchmarks
+//! (`bench/index/`). The seed defaults to 20261126; the same seed writes the same bytes.
 
+use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use attest::synth::{write_bulk, write_demo, DEMO_SEED};
+
+const USAGE: &str = "usage: gen_testdata demo DIR [--seed N]\n       \
+                     gen_testdata bulk DIR --count N [--seed N]";
+
+enum Command {
+    Demo {
+        dir: PathBuf,
+        seed: u64,
+    },
+    Bulk {
+        dir: PathBuf,
+        count: usize,
+        seed: u64,
+    },
+}
+
+fn parse(args: &[String]) -> Result<Command, String> {
+    let mut positional = Vec::new();
+    let mut seed = DEMO_SEED;
+    let mut count = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .ok_or_else(|| format!("{name} needs a value"))
+                .cloned()
+        };
+        match arg.as_str() {
+            "--seed" => {
+                let v = value("--seed")?;
+                seed = v.parse().map_err(|_| format!("--seed {v}: not a number"))?;
+            }
+            "--count" => {
+                let v = value("--count")?;
+                count = Some(
+                    v.parse()
+                        .map_err(|_| format!("--count {v}: not a number"))?,
+                );
+            }
+            other if other.starts_with("--") => return Err(format!("unknown option {other}")),
+            other => positional.push(other.to_string()),
+        }
+    }
+    match positional.as_slice() {
+        [mode, dir] if mode == "demo" => {
+            if count.is_some() {
+                return Err("--count applies to bulk only".to_string());
+            }
+            Ok(Command::Demo {
+                dir: PathBuf::from(dir),
+                seed,
+            })
+        }
+        [mode, dir] if mode == "bulk" => Ok(Command::Bulk {
+            dir: PathBuf::from(dir),
+            count: count.ok_or("bulk needs --count N")?,
+            seed,
+        }),
+        _ => Err("expected a mode (demo or bulk) and a folder".to_string()),
+    }
+}
+
+fn run(command: Command) -> Result<(), Box<dyn Error>> {
+    match command {
+        Command::Demo { dir, seed } => {
+            let summary = write_demo(&dir, seed)?;
+            print!("wrote {}: {summary}", dir.display());
+        }
+        Command::Bulk { dir, count, seed } => {
+            let summary = write_bulk(&dir, count, seed)?;
+            println!(
+                "wrote {}: {} files in {} series of {} studies, {} bytes (seed {seed})",
+                dir.display(),
+                summary.files,
+                summary.series,
+                summary.studies,
+                summary.bytes
+            );
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse::<u64>().ok())
-    };
-    let seed = flag("--seed").unwrap_or(attest::synth::DEMO_SEED);
-    let result = match (args.first().map(String::as_str), args.get(1)) {
-        (Some("demo"), Some(dir)) => attest::synth::write_demo(&PathBuf::from(dir), seed)
-            .map(|s| println!("wrote {dir}: {s:?}")),
-        (Some("bulk"), Some(dir)) => {
-            let count = flag("--count").unwrap_or(20_000) as usize;
-            attest::synth::write_bulk(&PathBuf::from(dir), count, seed)
-                .map(|()| println!("wrote {count} files into {dir}"))
-        }
-        _ => {
-            eprintln!("usage: gen_testdata demo DIR [--seed N] | bulk DIR [--count N] [--seed N]");
+    let command = match parse(&args) {
+        Ok(command) => command,
+        Err(message) => {
+            eprintln!("error: {message}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    match result {
+    match run(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // The cause chain, once: "cannot write X: Permission denied".
+            let mut message = e.to_string();
+            let mut source = e.source();
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("error: {message}");
             ExitCode::from(1)
         }
     }

@@ -477,11 +477,18 @@ impl Classification {
 
     fn measure(&self, cases: &[Case], group: Option<BTreeMap<String, String>>) -> Measurement {
         let refs: Vec<&Case> = cases.iter().collect();
-        let mut m = self.measure_refs(&refs, group);
-        if m.metric == "auc" {
-            let (pos, neg) = split(&refs);
-            m.roc = Some(roc::thin_curve(&roc::roc_curve(&pos, &neg), 200));
+        if self.metric != "auc" {
+            return self.measure_refs(&refs, group);
         }
+        // The curve (for the plot) and the statistic each sort the scores: do both at once.
+        let (mut m, curve) = rayon::join(
+            || self.measure_refs(&refs, group),
+            || {
+                let (pos, neg) = split(&refs);
+                roc::thin_curve(&roc::roc_curve(&pos, &neg), 200)
+            },
+        );
+        m.roc = Some(curve);
         m
     }
 

@@ -1,14 +1,52 @@
-//! Synthetic, seeded test data: DICOM written with dicom-object, case tables, predictions.
+//! Synthetic, seeded test data: CT instances written with dicom-object, deliberately broken
+//! files, the demo dataset (DICOM, case table, predictions) and bulk data for benchmarks.
 //!
-//! Nothing here comes from a patient. Every value derives from a seed through ChaCha8, so the
-//! same seed writes byte-identical files on any machine; the demo data in `testdata/demo/` and
-//! the benchmark data are both written by this module (`examples/gen_testdata.rs`).
+//! Nothing here comes from a patient. Every value derives from a seed: UIDs through
+//! [`synthetic_uid`], everything else through one ChaCha8 stream per dataset, so the same seed
+//! writes byte-identical files on any machine (no clock, no hash-map order, no thread count).
+//! Tests build fixtures with [`CtInstance`] (one field changed from the default) and write them
+//! with [`write_ct`]; `examples/gen_testdata.rs` calls [`write_demo`] and [`write_bulk`].
 
+mod broken;
+mod bulk;
 mod ct;
 mod demo;
+mod uid;
 
+use std::path::PathBuf;
+
+pub use broken::{truncated_bytes, write_empty, write_not_dicom, write_truncated, NOT_DICOM_TEXT};
+pub use bulk::{write_bulk, BulkSummary};
 pub use ct::{
-    synthetic_uid, write_empty, write_not_dicom, write_truncated, CtInstance, CT_IMAGE_STORAGE,
-    MR_IMAGE_STORAGE,
+    ds, encode, write_ct, CtInstance, HeaderProfile, Nodule, CT_IMAGE_STORAGE, MR_IMAGE_STORAGE,
 };
-pub use demo::{write_bulk, write_demo, DemoSummary, DEMO_SEED};
+pub use demo::{
+    remove_demo, write_demo, Defect, DefectKind, DemoSummary, SiteSummary, DEFECTS_FILE, DEMO_SEED,
+};
+pub use uid::{synthetic_uid, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, UID_ROOT};
+
+/// Why synthetic data could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    /// dicom-object refused the file meta group (never expected with the values set here).
+    #[error("cannot build the DICOM object for SOP instance {uid}")]
+    Build {
+        uid: String,
+        source: Box<dicom_object::WithMetaError>,
+    },
+    /// dicom-object could not encode the object.
+    #[error("cannot encode SOP instance {uid}")]
+    Encode {
+        uid: String,
+        source: Box<dicom_object::WriteError>,
+    },
+    #[error("cannot write {}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The output folder is not empty (and holds no previous demo output to replace);
+    /// nothing was changed.
+    #[error("{} is not empty; choose an empty folder", path.display())]
+    NotEmpty { path: PathBuf },
+}
