@@ -253,8 +253,10 @@ pub fn read_fields(bytes: &[u8], extra: &[Tag]) -> Result<(String, Vec<Option<St
             LazyDataToken::PixelSequenceStart if depth == 0 => break,
             LazyDataToken::SequenceStart { tag, .. } => {
                 if depth == 0 {
-                    if let Some(i) = wanted.iter().position(|t| *t == tag) {
-                        out[i] = Some(String::new());
+                    for (slot, t) in out.iter_mut().zip(&wanted) {
+                        if *t == tag {
+                            *slot = Some(String::new());
+                        }
                     }
                 }
                 depth += 1;
@@ -262,17 +264,17 @@ pub fn read_fields(bytes: &[u8], extra: &[Tag]) -> Result<(String, Vec<Option<St
             LazyDataToken::PixelSequenceStart => depth += 1,
             LazyDataToken::SequenceEnd => depth = depth.saturating_sub(1),
             LazyDataToken::LazyValue { header, .. } => {
-                let slot = if depth == 0 {
-                    wanted.iter().position(|t| *t == header.tag)
-                } else {
-                    None
-                };
-                if slot.is_some() || (depth == 0 && header.tag == tags::SPECIFIC_CHARACTER_SET) {
+                // A tag may be wanted twice (a fixed field also named by a check).
+                let wanted_here = depth == 0 && wanted.contains(&header.tag);
+                if wanted_here || (depth == 0 && header.tag == tags::SPECIFIC_CHARACTER_SET) {
                     let v = token
                         .into_value_with_strategy(ValueReadStrategy::Preserved)
                         .map_err(|e| error_chain(&e))?;
-                    if let Some(i) = slot {
-                        out[i] = Some(trim_padding(&v.to_str()));
+                    let text = trim_padding(&v.to_str());
+                    for (slot, t) in out.iter_mut().zip(&wanted) {
+                        if *t == header.tag {
+                            *slot = Some(text.clone());
+                        }
                     }
                 } else {
                     token.skip().map_err(|e| error_chain(&e))?;
@@ -387,7 +389,8 @@ mod tests {
         Ok(FIXED.iter().chain(wanted).map(|t| text(&obj, *t)).collect())
     }
 
-    const EXTRA: [Tag; 5] = [
+    const EXTRA: [Tag; 6] = [
+        tags::MODALITY,
         tags::PIXEL_SPACING,
         tags::ROWS,
         tags::IMAGE_POSITION_PATIENT,
