@@ -432,3 +432,89 @@ fn explain_schema_and_scan() {
         .code(2)
         .stderr(predicates::str::contains("no/such/folder: no such folder"));
 }
+
+#[test]
+fn composition_counts_match_the_case_table() {
+    let (_out, r) = run_demo("2");
+    let q = requirement(&r, "DATA-SITES");
+    assert_eq!(q["status"], "pass");
+    // Independent count straight from the CSV.
+    let cases = std::fs::read_to_string(root().join("testdata/demo/cases.csv")).unwrap();
+    let header: Vec<&str> = cases.lines().next().unwrap().split(',').collect();
+    let site = header.iter().position(|h| *h == "site").unwrap();
+    let mut expected: std::collections::BTreeMap<String, u64> = Default::default();
+    for l in cases.lines().skip(1) {
+        *expected.entry(l.split(',').nth(site).unwrap().to_string()).or_default() += 1;
+    }
+    let found: std::collections::BTreeMap<String, u64> = q["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["metric"] == "share")
+        .map(|m| (m["group"]["site"].as_str().unwrap().to_string(), m["n"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(found, expected);
+    let devices = requirement(&r, "DATA-DEVICES");
+    assert_eq!(devices["measurements"][0]["estimate"], 4.0);
+    // One study per case: the manufacturers' study counts add up to the number of cases.
+    let studies: u64 = devices["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["metric"] == "share")
+        .map(|m| m["n"].as_u64().unwrap())
+        .sum();
+    assert_eq!(studies, expected.values().sum::<u64>());
+}
+
+#[test]
+fn composition_constraints_fail_with_findings_naming_the_stratum() {
+    // Ages 5, 30, 30, 50, 70, 70, 70, 70 in bands cut at 18 and 65:
+    // <18: 1, 18–65: 3, >=65: 4 (hand count).
+    let ages = [5, 30, 30, 50, 70, 70, 70, 70];
+    let cases = "case_id,label,age\n".to_string()
+        + &ages.iter().enumerate().map(|(i, a)| format!("c{i},1,{a}\n")).collect::<String>();
+    let preds = "case_id,score\n".to_string()
+        + &(0..ages.len()).map(|i| format!("c{i},0.9\n")).collect::<String>();
+    let req = "  - id: AGE\n    title: Ages\n    check: dataset.composition\n    data: cases\n\
+               \x20   by: [age]\n    bins: [18, 65]\n    min_count: 2\n    max_share: 0.45\n\
+               \x20   require: ['<18', '>=65', 'unknown']\n";
+    let r = Scratch::new(&cases, &preds, req).run(1);
+    let q = requirement(&r, "AGE");
+    assert_eq!(q["status"], "fail");
+    let counts: Vec<(String, u64)> = q["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["metric"] == "share")
+        .map(|m| (m["group"]["age"].as_str().unwrap().to_string(), m["n"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![("18–65".into(), 3), ("<18".into(), 1), (">=65".into(), 4)]
+    );
+    assert_eq!(
+        codes(q),
+        vec![
+            "stratum-too-small age=<18",
+            "stratum-dominates age=>=65",
+            "missing-stratum age=unknown",
+        ]
+    );
+}
+
+#[test]
+fn composition_without_constraints_is_a_spec_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = std::fs::read_to_string(root().join("specs/demo.yaml"))
+        .unwrap()
+        .replace("    min_count: 30\n    max_share: 0.40\n", "")
+        .replace("../testdata", &root().join("testdata").display().to_string());
+    std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+    attest()
+        .arg("lint")
+        .arg(dir.path().join("s.yaml"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("error[no-constraint]"));
+}

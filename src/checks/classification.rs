@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::evidence::{Confusion, Evidence, Finding, Measurement, Severity};
 use super::judge::{combine, judge};
-use super::{Check, Context, DataSet, Names, Uses};
+use super::{reference, Check, Context, DataSet, Names, Uses};
 use crate::data::predictions::Score;
 use crate::spec::diag::{one_of, Diagnostic};
 use crate::spec::expr::{self, Expr};
@@ -220,31 +220,6 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
             .map_or(0, |x| x as u64),
         missing,
     }))
-}
-
-/// Checks that `name` (the value of `key`) is one of `known`.
-pub fn reference(
-    node: &Node,
-    key: &str,
-    name: &str,
-    known: &[String],
-    what: &str,
-    out: &mut Vec<Diagnostic>,
-) {
-    if known.iter().any(|k| k == name) {
-        return;
-    }
-    let pos = node.get(key).map_or(node.pos.clone(), |n| n.pos.clone());
-    let names: Vec<&str> = known.iter().map(String::as_str).collect();
-    out.push(
-        Diagnostic::new("unknown-reference", format!("`{name}` is not {what}"), &pos)
-            .label(if names.is_empty() {
-                "none is declared".to_string()
-            } else {
-                format!("expected one of: {}", one_of(&names))
-            })
-            .did_you_mean(name, names.iter().copied()),
-    );
 }
 
 /// The position of a part of the pass expression, when it sits on one line in the file.

@@ -4,9 +4,8 @@
 
 use dicom_core::{Tag, VR};
 
-use super::classification::reference;
 use super::evidence::{Evidence, Finding, Measurement, Status};
-use super::{Check, Context, DataSet, Names, Uses};
+use super::{reference, Check, Context, DataSet, Names, Uses};
 use crate::data::dictionary::{check_keyword, vr_of};
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::{Field, Ty};

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use dicom_core::Tag;
 
 pub mod classification;
+pub mod dataset_composition;
 pub mod dicom_attributes;
 pub mod evidence;
 pub mod judge;
@@ -17,6 +18,8 @@ pub mod registry;
 use crate::data::dicom_index::DicomIndex;
 use crate::data::predictions::Predictions;
 use crate::data::table::CaseTable;
+use crate::spec::diag::{one_of, Diagnostic};
+use crate::spec::yaml::Node;
 use evidence::{Evidence, Finding};
 
 /// A data source or model as loaded: the value if it could be used, and what loading found.
@@ -64,4 +67,29 @@ pub trait Check: Send + Sync + std::fmt::Debug {
     fn uses(&self) -> Uses;
     /// Evaluates the requirement. Never panics on bad data: defects become findings.
     fn evaluate(&self, cx: &Context) -> Evidence;
+}
+
+/// Checks that `name` (the value of `key`) is one of `known`.
+pub fn reference(
+    node: &Node,
+    key: &str,
+    name: &str,
+    known: &[String],
+    what: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    if known.iter().any(|k| k == name) {
+        return;
+    }
+    let pos = node.get(key).map_or(node.pos.clone(), |n| n.pos.clone());
+    let names: Vec<&str> = known.iter().map(String::as_str).collect();
+    out.push(
+        Diagnostic::new("unknown-reference", format!("`{name}` is not {what}"), &pos)
+            .label(if names.is_empty() {
+                "none is declared".to_string()
+            } else {
+                format!("expected one of: {}", one_of(&names))
+            })
+            .did_you_mean(name, names.iter().copied()),
+    );
 }

@@ -1,6 +1,6 @@
 //! The only table of check kinds: name, documentation, parameters and constructor.
 
-use super::{classification, dicom_attributes, Check, Names};
+use super::{classification, dataset_composition, dicom_attributes, Check, Names};
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::Field;
 use crate::spec::yaml::Node;
@@ -34,6 +34,13 @@ pub const KINDS: &[Kind] = &[
         doc: dicom_attributes::DOC,
         params: dicom_attributes::PARAMS,
         build: dicom_attributes::build,
+    },
+    Kind {
+        name: "dataset.composition",
+        summary: "counts and shares of a dataset's strata (site, modality, manufacturer, sex, age band) with constraints",
+        doc: dataset_composition::DOC,
+        params: dataset_composition::PARAMS,
+        build: dataset_composition::build,
     },
 ];
 
