@@ -265,16 +265,17 @@ fn cmd_verify(out: PathBuf, inputs: Option<PathBuf>) -> u8 {
         Err(e) => fail(e),
         Ok(v) => {
             for m in &v.mismatches {
-                match &m.found {
-                    Some(found) => println!(
-                        "CHANGED {} {}: expected {}, found {found}",
-                        m.role, m.path, m.expected
+                match (&m.expected, &m.found) {
+                    (Some(expected), Some(found)) => println!(
+                        "CHANGED {} {}: expected {expected}, found {found}",
+                        m.role, m.path
                     ),
-                    None => println!("MISSING {} {}", m.role, m.path),
+                    (Some(_), None) => println!("MISSING {} {}", m.role, m.path),
+                    (None, _) => println!("ADDED {} {} (not read by the run)", m.role, m.path),
                 }
             }
             println!(
-                "{} files checked, {} changed or missing",
+                "{} files checked, {} changed, missing or added",
                 v.checked,
                 v.mismatches.len()
             );

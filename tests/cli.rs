@@ -168,7 +168,9 @@ fn verify_detects_changes_and_works_on_a_moved_copy() {
         .args(["verify", "out/s"])
         .assert()
         .code(0)
-        .stdout(predicates::str::contains("6 files checked, 0 changed"));
+        .stdout(predicates::str::contains(
+            "6 files checked, 0 changed, missing or added",
+        ));
 
     // The whole tree copied elsewhere verifies as is.
     let copy = tempfile::tempdir().unwrap();
@@ -444,14 +446,21 @@ fn composition_counts_match_the_case_table() {
     let site = header.iter().position(|h| *h == "site").unwrap();
     let mut expected: std::collections::BTreeMap<String, u64> = Default::default();
     for l in cases.lines().skip(1) {
-        *expected.entry(l.split(',').nth(site).unwrap().to_string()).or_default() += 1;
+        *expected
+            .entry(l.split(',').nth(site).unwrap().to_string())
+            .or_default() += 1;
     }
     let found: std::collections::BTreeMap<String, u64> = q["measurements"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|m| m["metric"] == "share")
-        .map(|m| (m["group"]["site"].as_str().unwrap().to_string(), m["n"].as_u64().unwrap()))
+        .map(|m| {
+            (
+                m["group"]["site"].as_str().unwrap().to_string(),
+                m["n"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(found, expected);
     let devices = requirement(&r, "DATA-DEVICES");
@@ -473,9 +482,15 @@ fn composition_constraints_fail_with_findings_naming_the_stratum() {
     // <18: 1, 18–65: 3, >=65: 4 (hand count).
     let ages = [5, 30, 30, 50, 70, 70, 70, 70];
     let cases = "case_id,label,age\n".to_string()
-        + &ages.iter().enumerate().map(|(i, a)| format!("c{i},1,{a}\n")).collect::<String>();
+        + &ages
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("c{i},1,{a}\n"))
+            .collect::<String>();
     let preds = "case_id,score\n".to_string()
-        + &(0..ages.len()).map(|i| format!("c{i},0.9\n")).collect::<String>();
+        + &(0..ages.len())
+            .map(|i| format!("c{i},0.9\n"))
+            .collect::<String>();
     let req = "  - id: AGE\n    title: Ages\n    check: dataset.composition\n    data: cases\n\
                \x20   by: [age]\n    bins: [18, 65]\n    min_count: 2\n    max_share: 0.45\n\
                \x20   require: ['<18', '>=65', 'unknown']\n";
@@ -487,7 +502,12 @@ fn composition_constraints_fail_with_findings_naming_the_stratum() {
         .unwrap()
         .iter()
         .filter(|m| m["metric"] == "share")
-        .map(|m| (m["group"]["age"].as_str().unwrap().to_string(), m["n"].as_u64().unwrap()))
+        .map(|m| {
+            (
+                m["group"]["age"].as_str().unwrap().to_string(),
+                m["n"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         counts,
@@ -509,7 +529,10 @@ fn composition_without_constraints_is_a_spec_error() {
     let spec = std::fs::read_to_string(root().join("specs/demo.yaml"))
         .unwrap()
         .replace("    min_count: 30\n    max_share: 0.40\n", "")
-        .replace("../testdata", &root().join("testdata").display().to_string());
+        .replace(
+            "../testdata",
+            &root().join("testdata").display().to_string(),
+        );
     std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
     attest()
         .arg("lint")
@@ -517,4 +540,123 @@ fn composition_without_constraints_is_a_spec_error() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("error[no-constraint]"));
+}
+
+#[test]
+fn a_zero_width_interval_never_passes() {
+    // 2 positives and 2 negatives perfectly separated: AUC 1 with DeLong variance 0, so the
+    // "interval" [1, 1] says nothing; the requirement is inconclusive, not pass.
+    let cases = "case_id,label\na,1\nb,1\nc,0\nd,0\n";
+    let preds = "case_id,score\na,0.9\nb,0.8\nc,0.2\nd,0.1\n";
+    let s = Scratch::new(cases, preds, "");
+    let spec = std::fs::read_to_string(s.dir.path().join("spec.yaml"))
+        .unwrap()
+        .replace(
+            "metric: sensitivity\n    threshold: 0.5\n    pass: estimate >= 0.5",
+            "metric: auc\n    pass: ci_low >= 0.8",
+        );
+    std::fs::write(s.dir.path().join("spec.yaml"), spec).unwrap();
+    let r = s.run(1);
+    let q = requirement(&r, "SENS");
+    assert_eq!(q["status"], "inconclusive");
+    assert_eq!(q["measurements"][0]["estimate"], 1.0);
+    assert!(q["measurements"][0]["ci_low"].is_null());
+    // Wald at 2/2 has zero width too.
+    let s = Scratch::new(cases, preds, "    ci: { method: wald }\n");
+    let spec = std::fs::read_to_string(s.dir.path().join("spec.yaml"))
+        .unwrap()
+        .replace("pass: estimate >= 0.5", "pass: ci_low >= 0.5");
+    std::fs::write(s.dir.path().join("spec.yaml"), spec).unwrap();
+    assert_eq!(requirement(&s.run(1), "SENS")["status"], "inconclusive");
+}
+
+#[test]
+fn a_group_whose_cases_were_all_excluded_is_still_judged() {
+    let cases = "case_id,label,site\na,1,X\nb,1,X\nc,1,Y\n";
+    let preds = "case_id,score\na,0.9\nb,0.9\n";
+    let r = Scratch::new(
+        cases,
+        preds,
+        "    by: [site]\n    missing_prediction: exclude\n",
+    )
+    .run(1);
+    let q = requirement(&r, "SENS");
+    assert_eq!(q["status"], "inconclusive");
+    let y = &q["measurements"][2];
+    assert_eq!(
+        (y["group"]["site"].as_str(), y["n"].as_u64()),
+        (Some("Y"), Some(0))
+    );
+    assert_eq!(y["status"], "inconclusive");
+}
+
+#[test]
+fn html_escapes_what_comes_from_the_spec_and_the_data() {
+    let cases = "case_id,label,site\na,1,<b>X</b>\n";
+    let s = Scratch::new(cases, "case_id,score\na,0.9\n", "    by: [site]\n");
+    let spec = std::fs::read_to_string(s.dir.path().join("spec.yaml"))
+        .unwrap()
+        .replace("title: X\n", "title: \"<img src=x>\"\n");
+    std::fs::write(s.dir.path().join("spec.yaml"), spec).unwrap();
+    s.run(0);
+    let html = std::fs::read_to_string(s.dir.path().join("out/report.html")).unwrap();
+    assert!(!html.contains("<img src=x>") && html.contains("&lt;img src=x&gt;"));
+    assert!(!html.contains("<b>X</b>"));
+}
+
+#[test]
+fn identifying_groups_and_meta_attributes_are_refused_at_lint() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = std::fs::read_to_string(root().join("specs/demo.yaml"))
+        .unwrap()
+        .replace("by: [site]\n    pass", "by: [patient_id]\n    pass")
+        .replace(
+            "PixelSpacing: { present: true }",
+            "TransferSyntaxUID: { present: true }",
+        )
+        .replace("id: demo-nodule-triage", "id: ../escape")
+        .replace(
+            "../testdata",
+            &root().join("testdata").display().to_string(),
+        );
+    std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+    let out = attest()
+        .arg("lint")
+        .arg(dir.path().join("s.yaml"))
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    for code in ["invalid-id", "identifying-group", "meta-attribute"] {
+        assert!(err.contains(&format!("error[{code}]")), "{code}: {err}");
+    }
+}
+
+#[test]
+fn verify_reports_a_file_added_to_a_dicom_folder() {
+    let proj = tempfile::tempdir().unwrap();
+    let p = proj.path();
+    copy_tree(&root().join("testdata/demo"), &p.join("data"));
+    let spec = std::fs::read_to_string(root().join("specs/demo.yaml"))
+        .unwrap()
+        .replace("../testdata/demo", "data");
+    std::fs::write(p.join("s.yaml"), spec).unwrap();
+    attest()
+        .current_dir(p)
+        .args(["run", "s.yaml", "--quiet", "--out", "out"])
+        .assert()
+        .code(1);
+    attest()
+        .current_dir(p)
+        .args(["verify", "out"])
+        .assert()
+        .code(0);
+    std::fs::write(p.join("data/dicom/site-A/extra.dcm"), b"new").unwrap();
+    attest()
+        .current_dir(p)
+        .args(["verify", "out"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains(
+            "ADDED input data/dicom/site-A/extra.dcm",
+        ));
 }

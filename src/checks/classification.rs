@@ -130,7 +130,7 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
                 .label("remove this"),
             );
         }
-    } else if threshold.is_none() {
+    } else if threshold.is_none() && METRICS.contains(&metric.as_str()) {
         out.push(
             Diagnostic::new(
                 "missing-key",
@@ -185,6 +185,16 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
             None
         }
     };
+    for n in node.get("by").and_then(Node::as_seq).unwrap_or(&[]) {
+        if n.as_str()
+            .is_some_and(crate::data::dictionary::identifying_column)
+        {
+            out.push(super::dataset_composition::identifying_group(
+                n.as_str()?,
+                &n.pos,
+            ));
+        }
+    }
     let by = node
         .get("by")
         .and_then(Node::as_seq)
@@ -285,7 +295,7 @@ impl Check for Classification {
             if policy_covers && f.severity == Severity::Error {
                 f.severity = Severity::Warning;
                 f.message
-                    .push_str("; the missing-prediction policy applies to this case");
+                    .push_str("; covered by the stated missing-prediction policy");
             }
             f
         }));
@@ -323,6 +333,20 @@ impl Check for Classification {
             return Evidence::error(method, findings);
         }
 
+        // Every group of the truth table is measured, also one whose cases were all left out
+        // (it then has n = 0 and is inconclusive, never silently absent).
+        let group_of = |row: usize| -> BTreeMap<String, String> {
+            group_cols
+                .iter()
+                .map(|(name, c)| (name.clone(), table.get(row, *c).to_string()))
+                .collect()
+        };
+        let all_groups: std::collections::BTreeSet<BTreeMap<String, String>> =
+            if group_cols.is_empty() {
+                Default::default()
+            } else {
+                (0..table.len()).map(group_of).collect()
+            };
         let mut cases = Vec::with_capacity(table.len());
         for row in 0..table.len() {
             let id = table.id(row);
@@ -373,10 +397,7 @@ impl Check for Classification {
                     }
                 }
             };
-            let group = group_cols
-                .iter()
-                .map(|(name, c)| (name.clone(), table.get(row, *c).to_string()))
-                .collect();
+            let group = group_of(row);
             cases.push(Case {
                 label,
                 score,
@@ -399,7 +420,8 @@ impl Check for Classification {
 
         let mut measurements = vec![self.measure(&cases, None)];
         if !group_cols.is_empty() {
-            let mut groups: BTreeMap<&BTreeMap<String, String>, Vec<usize>> = BTreeMap::new();
+            let mut groups: BTreeMap<&BTreeMap<String, String>, Vec<usize>> =
+                all_groups.iter().map(|g| (g, Vec::new())).collect();
             for (i, c) in cases.iter().enumerate() {
                 groups.entry(&c.group).or_default().push(i);
             }
@@ -430,10 +452,10 @@ impl Check for Classification {
 
 impl Classification {
     fn method(&self) -> String {
-        let level = self.ci_level * 100.0;
+        let level = super::evidence::percent(self.ci_level);
         if self.metric == "auc" {
             format!(
-                "AUC (Mann-Whitney, ties count one half) with a {level}% DeLong interval \
+                "AUC (Mann-Whitney, ties count one half) with a {level} DeLong interval \
                  (Sun & Xu 2014 algorithm); higher score = positive"
             )
         } else {
@@ -443,7 +465,7 @@ impl Classification {
                 _ => "Wald (for comparison only)",
             };
             format!(
-                "{} at threshold {} (score >= threshold is positive) with a {level}% {ci} interval",
+                "{} at threshold {} (score >= threshold is positive) with a {level} {ci} interval",
                 self.metric,
                 self.threshold.unwrap_or(f64::NAN)
             )
@@ -482,10 +504,15 @@ impl Classification {
             m.n_neg = Some(neg.len() as u64);
             if let Some(a) = roc::auc_delong(&pos, &neg) {
                 m.estimate = Some(a.auc);
-                // A class with one case has an infinite variance: the interval is [0, 1].
-                let ci = roc::delong_ci(&a, self.ci_level);
-                m.ci_low = Some(ci.low);
-                m.ci_high = Some(ci.high);
+                // A class with one case has an infinite variance: the interval is [0, 1]. A zero
+                // variance (perfect separation, or all scores tied) gives a zero-width interval
+                // that says nothing about the uncertainty: no interval, so the criterion cannot
+                // pass on it.
+                if a.variance > 0.0 {
+                    let ci = roc::delong_ci(&a, self.ci_level);
+                    m.ci_low = Some(ci.low);
+                    m.ci_high = Some(ci.high);
+                }
             }
             return m;
         }
@@ -505,7 +532,8 @@ impl Classification {
         m.n = n;
         if n > 0 {
             m.estimate = Some(x as f64 / n as f64);
-            if let Some(ci) = self.interval(x, n) {
+            // Wald's interval has zero width at 0/n and n/n: no interval rather than a false one.
+            if let Some(ci) = self.interval(x, n).filter(|ci| ci.high > ci.low) {
                 m.ci_low = Some(ci.low);
                 m.ci_high = Some(ci.high);
             }

@@ -109,12 +109,27 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
     let mut tags = Vec::new();
     if is_dicom {
         for n in by_node.as_seq()? {
-            match check_keyword(n.as_str()?, &n.pos) {
+            let keyword = n.as_str()?;
+            match check_keyword(keyword, &n.pos)
+                .and_then(|t| crate::data::dictionary::indexable(keyword, t, &n.pos).map(|()| t))
+            {
+                Ok(t) if crate::data::dictionary::identifying(keyword, t) => {
+                    out.push(identifying_group(keyword, &n.pos));
+                }
                 Ok(t) => tags.push(t),
                 Err(d) => out.push(*d),
             }
         }
-    } else if let Some(k) = node.key("count") {
+    } else {
+        for n in by_node.as_seq()? {
+            if n.as_str()
+                .is_some_and(crate::data::dictionary::identifying_column)
+            {
+                out.push(identifying_group(n.as_str()?, &n.pos));
+            }
+        }
+    }
+    if let (false, Some(k)) = (is_dicom, node.key("count")) {
         out.push(
             Diagnostic::new(
                 "irrelevant-key",
@@ -231,6 +246,16 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
         target,
         max_abs_diff: num("max_abs_diff"),
     }))
+}
+
+/// Strata and groups are shown in the report, so identifiers of people cannot be one.
+pub fn identifying_group(name: &str, pos: &crate::spec::yaml::Pos) -> Diagnostic {
+    Diagnostic::new(
+        "identifying-group",
+        format!("grouping by `{name}` would put identifiers of people into the report"),
+        pos,
+    )
+    .label("group by a non-identifying field (site, sex, age band, manufacturer)")
 }
 
 fn scalar_text(n: &Node) -> Option<String> {

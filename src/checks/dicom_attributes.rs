@@ -100,8 +100,18 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
         "a DICOM data source (`dicom:`) in `data:`",
         out,
     );
-    let rules = node
-        .get("expect")?
+    let expect = node.get("expect")?;
+    if expect.as_map().is_some_and(<[_]>::is_empty) {
+        out.push(
+            Diagnostic::new(
+                "empty-expect",
+                "`expect` names no attribute, so nothing would be checked",
+                &expect.pos,
+            )
+            .label("name at least one keyword, e.g. `Modality: { in: [CT] }`"),
+        );
+    }
+    let rules = expect
         .as_map()?
         .iter()
         .filter_map(|(k, c)| parse_rule(k, c, out))
@@ -117,6 +127,10 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
 fn parse_rule(k: &Key, c: &Node, out: &mut Vec<Diagnostic>) -> Option<Rule> {
     // An unknown keyword was already reported by schema validation.
     let tag = check_keyword(&k.name, &k.pos).ok()?;
+    if let Err(d) = crate::data::dictionary::indexable(&k.name, tag, &k.pos) {
+        out.push(*d);
+        return None;
+    }
     if c.as_map().is_some_and(<[_]>::is_empty) {
         out.push(
             Diagnostic::new(

@@ -165,3 +165,10 @@ impl Evidence {
         }
     }
 }
+
+/// A level as a percentage without float noise: 0.95 → "95%", 0.975 → "97.5%".
+pub fn percent(level: f64) -> String {
+    let s = format!("{:.4}", level * 100.0);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}%")
+}

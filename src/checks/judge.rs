@@ -36,11 +36,20 @@ pub fn judge(
         Truth::True => m.status = Status::Pass,
         Truth::Undecided => {
             m.status = Status::Inconclusive;
+            let missing: Vec<&str> = pass
+                .fields()
+                .into_iter()
+                .filter(|f| m.field(f).is_none_or(f64::is_nan))
+                .collect();
             findings.push(Finding::warning(
                 "undecided",
                 format!(
-                    "`{pass_text}` cannot be evaluated: {} has no value for a field it names",
-                    m.metric
+                    "`{pass_text}` cannot be evaluated: {} on {} cases has no {} \
+                     (no cases, a class missing, or an interval of zero width that \
+                     says nothing about the uncertainty)",
+                    m.metric,
+                    m.n,
+                    missing.join(", ")
                 ),
                 subject,
             ));

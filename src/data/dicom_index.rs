@@ -109,13 +109,29 @@ pub fn index_folder(
         return Err(IndexError::NotADirectory { path: shown });
     }
     let mut paths = Vec::new();
+    // A subfolder that cannot be listed is a failure of its own; the rest is still indexed.
+    let mut walk_failures = Vec::new();
     for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
-        let entry = entry.map_err(|source| IndexError::Walk {
-            path: shown.clone(),
-            source,
-        })?;
-        if entry.file_type().is_file() {
-            paths.push(entry.into_path());
+        match entry {
+            Ok(e) if e.file_type().is_file() => paths.push(e.into_path()),
+            Ok(_) => {}
+            Err(source) if source.depth() == 0 => {
+                return Err(IndexError::Walk {
+                    path: shown.clone(),
+                    source,
+                })
+            }
+            Err(source) => walk_failures.push(ReadFailure {
+                path: source
+                    .path()
+                    .map_or_else(|| shown.clone(), |p| relative(root, p)),
+                reason: format!(
+                    "cannot be listed: {}",
+                    source
+                        .io_error()
+                        .map_or_else(|| source.to_string(), ToString::to_string)
+                ),
+            }),
         }
     }
     let bar = if opts.progress && std::io::stderr().is_terminal() {
@@ -148,7 +164,7 @@ pub fn index_folder(
         root: root.to_path_buf(),
         extra: opts.extra.clone(),
         instances: Vec::with_capacity(results.len()),
-        failures: Vec::new(),
+        failures: walk_failures,
         files: Vec::with_capacity(results.len()),
     };
     for (file, r) in results {
@@ -243,6 +259,8 @@ pub fn read_fields(bytes: &[u8], extra: &[Tag]) -> Result<(String, Vec<Option<St
         return Ok((ts_uid, values));
     }
     let mut out: Vec<Option<String>> = vec![None; wanted.len()];
+    // The top-level sequence being read, if it is wanted: it gets a value once it has an item.
+    let mut open_sequence: Option<Tag> = None;
     let mut reader = LazyDataSetReader::new_with_ts(std::io::Cursor::new(body), ts)
         .map_err(|e| error_chain(&e))?;
     let mut depth = 0usize;
@@ -252,30 +270,43 @@ pub fn read_fields(bytes: &[u8], extra: &[Tag]) -> Result<(String, Vec<Option<St
             LazyDataToken::ElementHeader(h) if depth == 0 && h.tag == tags::PIXEL_DATA => break,
             LazyDataToken::PixelSequenceStart if depth == 0 => break,
             LazyDataToken::SequenceStart { tag, .. } => {
-                if depth == 0 {
-                    for (slot, t) in out.iter_mut().zip(&wanted) {
-                        if *t == tag {
-                            *slot = Some(String::new());
-                        }
-                    }
+                if depth == 0 && wanted.contains(&tag) {
+                    // Present but empty until an item is seen.
+                    set(&mut out, &wanted, tag, String::new());
+                    open_sequence = Some(tag);
                 }
                 depth += 1;
             }
+            LazyDataToken::ItemStart { .. } if depth == 1 => {
+                if let Some(tag) = open_sequence.take() {
+                    set(&mut out, &wanted, tag, SEQUENCE_WITH_ITEMS.to_string());
+                }
+            }
             LazyDataToken::PixelSequenceStart => depth += 1,
-            LazyDataToken::SequenceEnd => depth = depth.saturating_sub(1),
+            LazyDataToken::SequenceEnd => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    open_sequence = None;
+                }
+            }
             LazyDataToken::LazyValue { header, .. } => {
                 // A tag may be wanted twice (a fixed field also named by a check).
                 let wanted_here = depth == 0 && wanted.contains(&header.tag);
                 if wanted_here || (depth == 0 && header.tag == tags::SPECIFIC_CHARACTER_SET) {
+                    // A corrupt length must not make the reader allocate gigabytes: a value
+                    // can never be longer than the file.
+                    if header.len.get().is_some_and(|n| n as usize > bytes.len()) {
+                        return Err(format!(
+                            "element {} claims {} bytes, more than the whole file ({} bytes)",
+                            header.tag,
+                            header.len.0,
+                            bytes.len()
+                        ));
+                    }
                     let v = token
                         .into_value_with_strategy(ValueReadStrategy::Preserved)
                         .map_err(|e| error_chain(&e))?;
-                    let text = trim_padding(&v.to_str());
-                    for (slot, t) in out.iter_mut().zip(&wanted) {
-                        if *t == header.tag {
-                            *slot = Some(text.clone());
-                        }
-                    }
+                    set(&mut out, &wanted, header.tag, trim_padding(&v.to_str()));
                 } else {
                     token.skip().map_err(|e| error_chain(&e))?;
                 }
@@ -284,6 +315,20 @@ pub fn read_fields(bytes: &[u8], extra: &[Tag]) -> Result<(String, Vec<Option<St
         }
     }
     Ok((ts_uid, out))
+}
+
+/// The value recorded for a sequence attribute that holds at least one item; a sequence with
+/// no item is present but empty (PS3.5 §7.5).
+pub const SEQUENCE_WITH_ITEMS: &str = "(sequence)";
+
+/// Stores `value` in every slot that wants `tag` (a tag may be wanted twice: a fixed field
+/// also named by a check).
+fn set(out: &mut [Option<String>], wanted: &[Tag], tag: Tag, value: String) {
+    for (slot, t) in out.iter_mut().zip(wanted) {
+        if *t == tag {
+            *slot = Some(value.clone());
+        }
+    }
 }
 
 fn trim_padding(s: &str) -> String {
@@ -336,7 +381,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 pub fn text(obj: &DefaultDicomObject, tag: Tag) -> Option<String> {
     let e = obj.element_opt(tag).ok().flatten()?;
     match e.value() {
-        dicom_core::DicomValue::Sequence(_) => Some(String::new()),
+        dicom_core::DicomValue::Sequence(s) if s.items().is_empty() => Some(String::new()),
+        dicom_core::DicomValue::Sequence(_) => Some(SEQUENCE_WITH_ITEMS.to_string()),
         _ => Some(trim_padding(&e.to_str().ok()?)),
     }
 }
@@ -448,5 +494,51 @@ mod tests {
             assert_eq!(found_ts, uid);
             assert_eq!(values, reference, "{uid}");
         }
+    }
+
+    #[test]
+    fn a_corrupt_length_is_an_error_not_a_huge_allocation() {
+        // Implicit VR: every length is 4 bytes (PS3.5 §7.1.3). Patch Modality's to 0xFFFFFFF0.
+        let mut obj = CtInstance::new(9, "len").to_object().unwrap();
+        let ts = TransferSyntaxRegistry.get("1.2.840.10008.1.2").unwrap();
+        obj.meta_mut().set_transfer_syntax(ts);
+        let mut bytes = Vec::new();
+        obj.write_all(&mut bytes).unwrap();
+        let tag = [0x08, 0x00, 0x60, 0x00];
+        let at = bytes.windows(4).rposition(|w| w == tag).unwrap();
+        bytes[at + 4..at + 8].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        let err = read_fields(&bytes, &[]).unwrap_err();
+        assert!(err.contains("more than the whole file"), "{err}");
+    }
+
+    #[test]
+    fn sequences_are_present_only_with_an_item() {
+        use dicom_core::value::DataSetSequence;
+        use dicom_core::{DataElement, VR};
+        use dicom_object::InMemDicomObject;
+        let mut obj = CtInstance::new(9, "seq").to_object().unwrap();
+        let item = InMemDicomObject::from_element_iter([DataElement::new(
+            tags::REFERENCED_SOP_CLASS_UID,
+            VR::UI,
+            dicom_core::PrimitiveValue::from("1.2.840.10008.5.1.4.1.1.2"),
+        )]);
+        obj.put(DataElement::new(
+            tags::REFERENCED_IMAGE_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(vec![item]),
+        ));
+        obj.put(DataElement::new(
+            tags::SOURCE_IMAGE_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::<InMemDicomObject>::from(Vec::new()),
+        ));
+        let mut bytes = Vec::new();
+        obj.write_all(&mut bytes).unwrap();
+        let wanted = [tags::REFERENCED_IMAGE_SEQUENCE, tags::SOURCE_IMAGE_SEQUENCE];
+        let (_, v) = read_fields(&bytes, &wanted).unwrap();
+        let n = FIXED.len();
+        assert_eq!(v[n].as_deref(), Some(SEQUENCE_WITH_ITEMS));
+        assert_eq!(v[n + 1].as_deref(), Some(""));
+        assert_eq!(v, slow(&bytes, &wanted).unwrap());
     }
 }

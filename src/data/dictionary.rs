@@ -16,11 +16,6 @@ pub fn tag_of(keyword: &str) -> Option<Tag> {
         .map(|e| e.tag_range().inner())
 }
 
-/// The keyword of a standard tag, if it has one.
-pub fn keyword_of(tag: Tag) -> Option<&'static str> {
-    StandardDataDictionary.by_tag(tag).map(|e| e.alias)
-}
-
 /// The value representation the dictionary gives a tag (the first one where it allows several).
 pub fn vr_of(tag: Tag) -> Option<dicom_core::VR> {
     StandardDataDictionary.by_tag(tag).map(|e| e.vr.relaxed())
@@ -37,6 +32,70 @@ pub fn check_keyword(keyword: &str, pos: &Pos) -> Result<Tag, Box<Diagnostic>> {
         .label("expected a keyword from the DICOM data dictionary (PS3.6), e.g. `SliceThickness`");
         Box::new(d.did_you_mean(keyword, all_keywords().iter().copied()))
     })
+}
+
+/// Checks that an attribute can be read from the data set: File Meta Information (group 0002,
+/// PS3.10 §7.1) is not part of it and has checks of its own.
+pub fn indexable(keyword: &str, tag: Tag, pos: &Pos) -> Result<(), Box<Diagnostic>> {
+    if tag.group() == 0x0002 {
+        return Err(Box::new(
+            Diagnostic::new(
+                "meta-attribute",
+                format!("`{keyword}` is a File Meta Information attribute (group 0002), not part of the data set"),
+                pos,
+            )
+            .label("header constraints apply to the data set; the transfer syntax is checked by dicom.conformance"),
+        ));
+    }
+    Ok(())
+}
+
+/// Attributes whose values identify a person (the directly identifying entries of PS3.15
+/// Annex E Table E.1-1, and every person name): never shown in a report, so never usable as a
+/// stratum or a group.
+pub fn identifying(keyword: &str, tag: Tag) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "PatientID",
+        "PatientName",
+        "PatientBirthDate",
+        "PatientBirthTime",
+        "PatientBirthName",
+        "PatientAddress",
+        "PatientTelephoneNumbers",
+        "PatientMotherBirthName",
+        "OtherPatientIDs",
+        "OtherPatientIDsSequence",
+        "OtherPatientNames",
+        "IssuerOfPatientID",
+        "MedicalRecordLocator",
+        "AccessionNumber",
+        "StudyID",
+        "InstitutionAddress",
+        "ReferringPhysicianAddress",
+        "ReferringPhysicianTelephoneNumbers",
+        "MilitaryRank",
+        "BranchOfService",
+        "RegionOfResidence",
+        "CountryOfResidence",
+        "PatientInsurancePlanCodeSequence",
+    ];
+    KEYWORDS.contains(&keyword) || vr_of(tag) == Some(dicom_core::VR::PN)
+}
+
+/// Case-table columns that by their name hold identifiers of people.
+pub fn identifying_column(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "patient",
+        "name",
+        "mrn",
+        "birth",
+        "address",
+        "phone",
+        "accession",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 /// Every keyword of the standard dictionary. The dictionary crate exposes lookups but no
@@ -75,7 +134,7 @@ mod tests {
         // PS3.6: SliceThickness is (0018,0050), PixelSpacing (0028,0030).
         assert_eq!(tag_of("SliceThickness"), Some(Tag(0x0018, 0x0050)));
         assert_eq!(tag_of("PixelSpacing"), Some(Tag(0x0028, 0x0030)));
-        assert_eq!(keyword_of(Tag(0x0008, 0x0060)), Some("Modality"));
+        assert_eq!(tag_of("Modality"), Some(Tag(0x0008, 0x0060)));
     }
 
     #[test]

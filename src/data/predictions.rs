@@ -4,8 +4,6 @@
 //! line; the case then counts as having no valid prediction, which the check's missing-
 //! prediction policy decides about. Nothing is silently dropped.
 
-use std::path::Path;
-
 use crate::checks::evidence::Finding;
 use crate::data::table::{parse_table, CaseTable, TableError};
 
@@ -29,11 +27,7 @@ pub enum Score<'a> {
 }
 
 impl Predictions {
-    pub fn score(&self, case: &str) -> Score<'_> {
-        self.score_near(case, usize::MAX)
-    }
-
-    /// As `score`, trying row `hint` first: prediction files usually list cases in the truth
+    /// What the file says about `case`, trying row `hint` first: prediction files usually list cases in the truth
     /// table's order, and a direct comparison is much cheaper than a hash lookup.
     pub fn score_near(&self, case: &str, hint: usize) -> Score<'_> {
         if !self.duplicates.is_empty() && self.duplicates.contains(case) {
@@ -68,21 +62,7 @@ impl Predictions {
     }
 }
 
-/// Reads `id_column,score_column` predictions.
-pub fn read_predictions(
-    path: &Path,
-    display: &str,
-    id_column: &str,
-    score_column: &str,
-) -> Result<(Predictions, Vec<Finding>), TableError> {
-    let bytes = std::fs::read(path).map_err(|e| TableError {
-        path: display.to_string(),
-        reason: format!("cannot read: {e}"),
-    })?;
-    parse_predictions(&bytes, display, id_column, score_column)
-}
-
-/// Parses prediction CSV bytes (see `read_predictions`).
+/// Parses `id_column,score_column` predictions.
 pub fn parse_predictions(
     bytes: &[u8],
     display: &str,
@@ -132,13 +112,16 @@ mod tests {
     fn nan_and_text_scores_are_findings_and_not_used() {
         let csv = b"case_id,score\na,0.5\nb,NaN\nc,high\nd,0.1\nd,0.9\ne,inf\n";
         let (p, findings) = parse_predictions(csv, "p.csv", "case_id", "score").unwrap();
-        assert_eq!(p.score("a"), Score::Valid(0.5));
-        assert!(matches!(p.score("b"), Score::Invalid(_)));
-        assert!(matches!(p.score("c"), Score::Invalid(_)));
-        assert!(matches!(p.score("e"), Score::Invalid(_)));
+        assert_eq!(p.score_near("a", 0), Score::Valid(0.5));
+        assert!(matches!(p.score_near("b", usize::MAX), Score::Invalid(_)));
+        assert!(matches!(p.score_near("c", usize::MAX), Score::Invalid(_)));
+        assert!(matches!(p.score_near("e", usize::MAX), Score::Invalid(_)));
         // A case given twice cannot be trusted, whichever row comes first.
-        assert_eq!(p.score("d"), Score::Invalid("given more than once"));
-        assert_eq!(p.score("zz"), Score::Missing);
+        assert_eq!(
+            p.score_near("d", usize::MAX),
+            Score::Invalid("given more than once")
+        );
+        assert_eq!(p.score_near("zz", usize::MAX), Score::Missing);
         let subjects: Vec<&str> = findings
             .iter()
             .map(|f| f.subject.as_deref().unwrap())

@@ -9,7 +9,6 @@
 //! borrows the identifiers instead of copying them.
 
 use std::hash::BuildHasher;
-use std::path::Path;
 
 use foldhash::fast::FixedState;
 
@@ -172,21 +171,9 @@ pub struct TableError {
     pub reason: String,
 }
 
-/// Reads a CSV table whose cases are identified by `id_column`. Returns the table and the
-/// findings about individual rows (duplicates, empty identifiers, ragged rows).
-pub fn read_table(
-    path: &Path,
-    display: &str,
-    id_column: &str,
-) -> Result<(CaseTable, Vec<Finding>), TableError> {
-    let bytes = std::fs::read(path).map_err(|e| TableError {
-        path: display.to_string(),
-        reason: format!("cannot read: {e}"),
-    })?;
-    parse_table(&bytes, display, id_column)
-}
-
-/// Parses CSV bytes (see `read_table`); `display` names the source in messages.
+/// Parses a CSV table whose cases are identified by `id_column`; `display` names the source
+/// in messages. Returns the table and the findings about individual rows (duplicates, empty
+/// identifiers, ragged rows).
 pub fn parse_table(
     bytes: &[u8],
     display: &str,

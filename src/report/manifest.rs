@@ -23,6 +23,13 @@ pub struct Manifest {
     pub input_root: String,
     pub pseudonym_key: String,
     pub inputs: Vec<FileRecord>,
+    /// DICOM folders read whole (relative to `input_root`): a file added to one changes the
+    /// result as surely as a changed file, so `verify` looks for those too.
+    #[serde(default)]
+    pub folders: Vec<String>,
+    /// Templates that replaced the built-in ones (`--templates`), paths as given.
+    #[serde(default)]
+    pub templates: Vec<FileRecord>,
     pub outputs: Vec<FileRecord>,
 }
 
@@ -32,7 +39,8 @@ pub struct Mismatch {
     /// `input` or `output`.
     pub role: &'static str,
     pub path: String,
-    pub expected: String,
+    /// The recorded hash; None for a file added to a folder since the run.
+    pub expected: Option<String>,
     /// The hash found now, or None when the file is missing or unreadable.
     pub found: Option<String>,
 }
@@ -91,7 +99,7 @@ pub fn verify(out: &Path, inputs: Option<&Path>) -> Result<Verification, Manifes
             v.mismatches.push(Mismatch {
                 role,
                 path: r.path.clone(),
-                expected: r.sha256.clone(),
+                expected: Some(r.sha256.clone()),
                 found,
             });
         }
@@ -102,6 +110,36 @@ pub fn verify(out: &Path, inputs: Option<&Path>) -> Result<Verification, Manifes
     }
     for r in &m.outputs {
         check("output", out, r);
+    }
+    for r in &m.templates {
+        check("template", Path::new(""), r);
+    }
+    let known: std::collections::HashSet<&str> = m.inputs.iter().map(|r| r.path.as_str()).collect();
+    for folder in &m.folders {
+        let base = root.join(folder);
+        for e in walkdir::WalkDir::new(&base)
+            .sort_by_file_name()
+            .into_iter()
+            .flatten()
+        {
+            if !e.file_type().is_file() {
+                continue;
+            }
+            let rel = e
+                .path()
+                .strip_prefix(&base)
+                .map(slashed)
+                .unwrap_or_default();
+            let path = format!("{folder}/{rel}");
+            if !known.contains(path.as_str()) {
+                v.mismatches.push(Mismatch {
+                    role: "input",
+                    path,
+                    expected: None,
+                    found: sha256_file(e.path()).ok().map(|(h, _)| h),
+                });
+            }
+        }
     }
     Ok(v)
 }

@@ -38,6 +38,8 @@ pub fn json(report: &Report) -> String {
 /// The templates to use: the embedded ones, or those in `dir` where present.
 pub struct Templates {
     tera: tera::Tera,
+    /// Template files read from `--templates` (they shape the outputs, so the manifest lists them).
+    pub files: Vec<std::path::PathBuf>,
 }
 
 impl Templates {
@@ -46,10 +48,12 @@ impl Templates {
             ("report.html.tera", HTML_TEMPLATE.to_string()),
             ("report.md.tera", MD_TEMPLATE.to_string()),
         ];
+        let mut files = Vec::new();
         if let Some(dir) = dir {
             for (name, text) in &mut sources {
                 let p = dir.join(*name);
                 if p.exists() {
+                    files.push(p.clone());
                     *text = std::fs::read_to_string(&p).map_err(|source| RenderError::Read {
                         path: p.display().to_string(),
                         source,
@@ -58,12 +62,14 @@ impl Templates {
             }
         }
         let mut tera = tera::Tera::default();
+        // Spec titles, case identifiers and DICOM values are data: escape them in HTML.
+        tera.autoescape_on(vec![".html.tera"]);
         for (name, text) in &sources {
             tera.add_raw_template(name, text)
                 .map_err(|e| template_error(name, &e))?;
         }
         tera.register_filter("num", num_filter);
-        Ok(Templates { tera })
+        Ok(Templates { tera, files })
     }
 
     pub fn html(&self, report: &Report) -> Result<String, RenderError> {
@@ -119,6 +125,12 @@ fn view(report: &Report) -> Value {
             r["findings_hidden"] = json!(findings.len().saturating_sub(FINDINGS_SHOWN));
             if let Some(ms) = r["measurements"].as_array_mut() {
                 for m in ms {
+                    m["ci_label"] =
+                        json!(match (m["ci_method"].as_str(), m["ci_level"].as_f64()) {
+                            (Some(method), Some(level)) =>
+                                format!("{method} {}", crate::checks::evidence::percent(level)),
+                            _ => "—".to_string(),
+                        });
                     m["ci_text"] = json!(match (m["ci_low"].as_f64(), m["ci_high"].as_f64()) {
                         (Some(l), Some(h)) => format!("{l:.4} – {h:.4}"),
                         _ => "—".to_string(),

@@ -357,6 +357,18 @@ pub fn write(
         input_root: slashed(&relative_path(out, spec_dir)),
         pseudonym_key: report.pseudonym_key.clone(),
         inputs: report.inputs.clone(),
+        folders: report
+            .data
+            .iter()
+            .filter(|d| d.kind == "dicom")
+            .map(|d| d.path.clone())
+            .collect(),
+        templates: templates
+            .files
+            .iter()
+            .map(|p| record(p, &p.display().to_string()))
+            .collect::<Result<_, _>>()
+            .map_err(io(out))?,
         outputs,
     };
     let p = out.join("manifest.json");

@@ -240,6 +240,31 @@ pub fn parse(src: &str) -> Result<Expr, ExprError> {
 }
 
 impl Expr {
+    /// The fields the expression names, in order of appearance, without repeats.
+    pub fn fields(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        self.collect_fields(&mut out);
+        out
+    }
+
+    fn collect_fields<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Expr::Or(a, b) | Expr::And(a, b) => {
+                a.collect_fields(out);
+                b.collect_fields(out);
+            }
+            Expr::Cmp(l, _, r) => {
+                for o in [l, r] {
+                    if let Operand::Field(f) = o {
+                        if !out.contains(&f.as_str()) {
+                            out.push(f);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Evaluates against a measurement; `field` returns None for a value the measurement lacks.
     pub fn eval(&self, field: &dyn Fn(&str) -> Option<f64>) -> Truth {
         match self {

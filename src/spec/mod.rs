@@ -207,6 +207,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
             );
         }
     }
+    if let Some(id) = root
+        .get("id")
+        .filter(|n| n.as_str().is_some_and(|s| !valid_id(s)))
+    {
+        out.push(
+            Diagnostic::new("invalid-id", "the spec id must be a plain name", &id.pos)
+                .label("letters, digits, `.`, `_` and `-`, starting with a letter or digit (it names the output folder)"),
+        );
+    }
     let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
     let s = |k: &str| root.get(k).and_then(Node::as_str).map(str::to_string);
 
@@ -274,6 +283,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
         models,
         requirements,
     })
+}
+
+/// A spec id usable as a folder name: `[A-Za-z0-9][A-Za-z0-9._-]*`.
+pub fn valid_id(id: &str) -> bool {
+    id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Reads `data:` and `models:`, checking that every path exists.
@@ -417,10 +434,14 @@ fn requirement(
             .label("ids must be unique: reports refer to requirements by id"),
         );
     }
-    if out.len() > before {
+    // The check's own validation runs even after a problem above, so that every problem is
+    // reported at once; its result is used only when there was none.
+    let schema_ok = out.len() == before;
+    let run = (kind.build)(r, names, out);
+    if !schema_ok {
         return None;
     }
-    let run = (kind.build)(r, names, out)?;
+    let run = run?;
     let clause = r.get("clause").and_then(Node::as_str).map(str::to_string);
     let reference = clause.as_ref().and_then(|c| {
         references
