@@ -10,6 +10,7 @@ use dicom_core::Tag;
 
 pub mod classification;
 pub mod dataset_composition;
+pub mod dicom_acquisition;
 pub mod dicom_attributes;
 pub mod evidence;
 pub mod judge;

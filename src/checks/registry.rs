@@ -1,6 +1,8 @@
 //! The only table of check kinds: name, documentation, parameters and constructor.
 
-use super::{classification, dataset_composition, dicom_attributes, Check, Names};
+use super::{
+    classification, dataset_composition, dicom_acquisition, dicom_attributes, Check, Names,
+};
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::Field;
 use crate::spec::yaml::Node;
@@ -41,6 +43,13 @@ pub const KINDS: &[Kind] = &[
         doc: dataset_composition::DOC,
         params: dataset_composition::PARAMS,
         build: dataset_composition::build,
+    },
+    Kind {
+        name: "dicom.acquisition",
+        summary: "acquisition envelope (thickness, spacing, kVp, kernel, manufacturer, model) and series geometry",
+        doc: dicom_acquisition::DOC,
+        params: dicom_acquisition::PARAMS,
+        build: dicom_acquisition::build,
     },
 ];
 
