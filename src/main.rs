@@ -215,6 +215,7 @@ fn cmd_scan(dir: PathBuf, as_json: bool) -> u8 {
     let opts = IndexOptions {
         extra: Vec::new(),
         progress: std::io::stderr().is_terminal(),
+        pixels: false,
     };
     let index = match index_folder(&dir, &key, &opts) {
         Ok(i) => i,

@@ -259,6 +259,7 @@ impl Check for Classification {
             data: vec![self.truth.clone()],
             models: vec![self.model.clone()],
             dicom_attributes: Vec::new(),
+            pixels: Vec::new(),
         }
     }
 

@@ -384,6 +384,7 @@ impl Check for Composition {
             data: vec![self.data.clone()],
             models: Vec::new(),
             dicom_attributes: self.tags.iter().map(|t| (self.data.clone(), *t)).collect(),
+            pixels: Vec::new(),
         }
     }
 

@@ -376,6 +376,7 @@ impl Check for Acquisition {
             data: vec![self.data.clone()],
             models: Vec::new(),
             dicom_attributes: EXTRA.iter().map(|t| (self.data.clone(), *t)).collect(),
+            pixels: Vec::new(),
         }
     }
 

@@ -322,6 +322,7 @@ impl Check for DicomAttributes {
                 .iter()
                 .map(|r| (self.data.clone(), r.tag))
                 .collect(),
+            pixels: Vec::new(),
         }
     }
 

@@ -10,6 +10,7 @@ use dicom_core::Tag;
 
 pub mod classification;
 pub mod dataset_composition;
+pub mod dataset_independence;
 pub mod dicom_acquisition;
 pub mod dicom_attributes;
 pub mod evidence;
@@ -43,6 +44,8 @@ pub struct Context {
     pub data: BTreeMap<String, DataSet>,
     pub models: BTreeMap<String, Loaded<Predictions>>,
     pub seed: u64,
+    /// The key of patient pseudonyms, for identifiers read from case tables.
+    pub key: Option<crate::data::pseudonym::PseudonymKey>,
 }
 
 /// What a check reads, so the runner loads only that (and indexes the attributes it needs).
@@ -52,6 +55,8 @@ pub struct Uses {
     pub models: Vec<String>,
     /// DICOM attributes whose values the index must keep, per data source name.
     pub dicom_attributes: Vec<(String, Tag)>,
+    /// DICOM sources whose pixel data must be fingerprinted.
+    pub pixels: Vec<String>,
 }
 
 /// The names a spec declares, so checks can validate their references while being built.

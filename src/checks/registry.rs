@@ -1,7 +1,8 @@
 //! The only table of check kinds: name, documentation, parameters and constructor.
 
 use super::{
-    classification, dataset_composition, dicom_acquisition, dicom_attributes, Check, Names,
+    classification, dataset_composition, dataset_independence, dicom_acquisition, dicom_attributes,
+    Check, Names,
 };
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::Field;
@@ -50,6 +51,13 @@ pub const KINDS: &[Kind] = &[
         doc: dicom_acquisition::DOC,
         params: dicom_acquisition::PARAMS,
         build: dicom_acquisition::build,
+    },
+    Kind {
+        name: "dataset.independence",
+        summary: "splits share no patient, study, series, instance, identical or near-identical image, or external site",
+        doc: dataset_independence::DOC,
+        params: dataset_independence::PARAMS,
+        build: dataset_independence::build,
     },
 ];
 

@@ -40,6 +40,8 @@ pub struct Instance {
     /// Values of the extra attributes requested in `IndexOptions::extra`, in that order;
     /// `None` when absent. Multiple values are joined with `\` as in the file.
     pub extra: Vec<Option<String>>,
+    /// Pixel fingerprints, when requested (`IndexOptions::pixels`), or why there are none.
+    pub pixels: Option<Result<super::pixels::PixelPrint, String>>,
 }
 
 /// A file that could not be indexed.
@@ -63,6 +65,8 @@ pub struct IndexOptions {
     pub extra: Vec<Tag>,
     /// Show a progress bar (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// Decode the first frame of each instance and keep its fingerprints.
+    pub pixels: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -150,7 +154,7 @@ pub fn index_folder(
         .par_iter()
         .map(|p| {
             let rel = relative(root, p);
-            let r = read_one(p, &rel, key, &opts.extra);
+            let r = read_one(p, &rel, key, opts);
             if let Some(b) = &bar {
                 b.inc(1);
             }
@@ -192,7 +196,7 @@ fn read_one(
     path: &Path,
     rel: &str,
     key: &PseudonymKey,
-    extra: &[Tag],
+    opts: &IndexOptions,
 ) -> (FileEntry, Result<Instance, String>) {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -212,9 +216,19 @@ fn read_one(
     };
     // dicom-object reports malformed input as errors; a panic inside the parser would be a bug
     // there, and must still not take the whole audit down.
-    let result = std::panic::catch_unwind(|| read_fields(&bytes, extra))
+    let result = std::panic::catch_unwind(|| read_fields(&bytes, &opts.extra))
         .unwrap_or_else(|_| Err("the DICOM parser failed on this file".to_string()))
-        .map(|(ts, values)| instance(ts, &values, rel, key));
+        .map(|(ts, values)| {
+            let mut inst = instance(ts, &values, rel, key);
+            if opts.pixels {
+                inst.pixels = Some(
+                    std::panic::catch_unwind(|| super::pixels::fingerprint(&bytes)).unwrap_or_else(
+                        |_| Err("the pixel decoder failed on this file".to_string()),
+                    ),
+                );
+            }
+            inst
+        });
     (entry, result)
 }
 
@@ -336,7 +350,7 @@ fn trim_padding(s: &str) -> String {
 }
 
 /// The bytes from the `DICM` prefix on, after checking there is one (PS3.10 §7.1).
-fn part10_body(bytes: &[u8]) -> Result<&[u8], String> {
+pub(crate) fn part10_body(bytes: &[u8]) -> Result<&[u8], String> {
     if bytes.is_empty() {
         return Err("empty file (0 bytes)".to_string());
     }
@@ -419,6 +433,7 @@ fn instance(
         slice_thickness: number(&values[9]),
         kvp: number(&values[10]),
         extra: values[FIXED.len()..].to_vec(),
+        pixels: None,
     }
 }
 

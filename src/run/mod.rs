@@ -66,6 +66,7 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
         .collect();
     let mut cx = Context {
         seed: opts.seed,
+        key: Some(opts.key.clone()),
         ..Context::default()
     };
     let mut inputs: Vec<FileRecord> = Vec::new();
@@ -189,6 +190,7 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                 let io = IndexOptions {
                     extra,
                     progress: opts.progress,
+                    pixels: uses.iter().any(|u| u.pixels.contains(&d.name)),
                 };
                 let base = rel(path);
                 match index_folder(path, &opts.key, &io) {
