@@ -1,0 +1,102 @@
+//! The shipped PS3.3 tables hold what the standard says, checked on entries read in the
+//! standard itself (section numbers beside each).
+
+use serde_json::Value;
+
+fn tables() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/standard/ps3.3-iods.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn attribute_type(t: &Value, module: &str, path: &str, keyword: &str) -> Option<String> {
+    t["modules"][module]
+        .as_array()?
+        .iter()
+        .find(|a| a[0] == path && a[1] == keyword)
+        .map(|a| a[2].as_str().unwrap().to_string())
+}
+
+#[test]
+fn ct_image_iod_and_module_match_ps3_3() {
+    let t = tables();
+    // PS3.3 A.3 (CT Image IOD): CT Image Storage is the CT Image IOD.
+    assert_eq!(
+        t["sop_classes"]["1.2.840.10008.5.1.4.1.1.2"]["iod"],
+        "ct-image"
+    );
+    // PS3.3 Table A.3-1: Patient, General Study, General Series, Frame of Reference, General
+    // Equipment, General Image, Image Plane, Image Pixel, CT Image and SOP Common are M;
+    // Contrast/Bolus is C; VOI LUT is U.
+    let usage = |m: &str| {
+        t["iods"]["ct-image"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e[0] == m)
+            .map(|e| e[1].as_str().unwrap().to_string())
+    };
+    for m in [
+        "patient",
+        "general-study",
+        "general-series",
+        "frame-of-reference",
+        "general-equipment",
+        "general-image",
+        "image-plane",
+        "image-pixel",
+        "ct-image",
+        "sop-common",
+    ] {
+        assert_eq!(usage(m).as_deref(), Some("M"), "{m}");
+    }
+    assert_eq!(usage("contrast-bolus").as_deref(), Some("C"));
+    assert_eq!(usage("voi-lut").as_deref(), Some("U"));
+    // PS3.3 Table C.8-3 (CT Image Module): Image Type 1, KVP 2, Rescale Intercept 1.
+    assert_eq!(
+        attribute_type(&t, "ct-image", "", "ImageType").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        attribute_type(&t, "ct-image", "", "KVP").as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        attribute_type(&t, "ct-image", "", "RescaleIntercept").as_deref(),
+        Some("1")
+    );
+    // PS3.3 Table C.7-10 (Image Plane Module): Pixel Spacing 1, Slice Thickness 2.
+    assert_eq!(
+        attribute_type(&t, "image-plane", "", "PixelSpacing").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        attribute_type(&t, "image-plane", "", "SliceThickness").as_deref(),
+        Some("2")
+    );
+    // PS3.3 Table C.7-1 (Patient Module): Patient's Name 2, Patient ID 2.
+    assert_eq!(
+        attribute_type(&t, "patient", "", "PatientName").as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        attribute_type(&t, "patient", "", "PatientID").as_deref(),
+        Some("2")
+    );
+}
+
+#[test]
+fn every_audited_sop_class_has_its_iod_and_modules() {
+    let t = tables();
+    let sops = t["sop_classes"].as_object().unwrap();
+    assert_eq!(sops.len(), 16);
+    for (uid, entry) in sops {
+        let iod = entry["iod"].as_str().unwrap();
+        let modules = t["iods"][iod]
+            .as_array()
+            .unwrap_or_else(|| panic!("{uid}: no IOD {iod}"));
+        for m in modules {
+            let key = m[0].as_str().unwrap();
+            assert!(t["modules"][key].is_array(), "{iod}: module {key} missing");
+        }
+    }
+}
