@@ -216,6 +216,7 @@ fn cmd_scan(dir: PathBuf, as_json: bool) -> u8 {
         extra: Vec::new(),
         progress: std::io::stderr().is_terminal(),
         pixels: false,
+        audits: Vec::new(),
     };
     let index = match index_folder(&dir, &key, &opts) {
         Ok(i) => i,

@@ -260,6 +260,7 @@ impl Check for Classification {
             models: vec![self.model.clone()],
             dicom_attributes: Vec::new(),
             pixels: Vec::new(),
+            audits: Vec::new(),
         }
     }
 

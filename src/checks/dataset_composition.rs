@@ -385,6 +385,7 @@ impl Check for Composition {
             models: Vec::new(),
             dicom_attributes: self.tags.iter().map(|t| (self.data.clone(), *t)).collect(),
             pixels: Vec::new(),
+            audits: Vec::new(),
         }
     }
 

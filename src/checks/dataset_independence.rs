@@ -156,6 +156,7 @@ impl Check for Independence {
             } else {
                 self.images.clone().into_iter().collect()
             },
+            audits: Vec::new(),
         }
     }
 

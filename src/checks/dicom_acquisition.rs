@@ -377,6 +377,7 @@ impl Check for Acquisition {
             models: Vec::new(),
             dicom_attributes: EXTRA.iter().map(|t| (self.data.clone(), *t)).collect(),
             pixels: Vec::new(),
+            audits: Vec::new(),
         }
     }
 

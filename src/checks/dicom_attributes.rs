@@ -2,11 +2,11 @@
 //!
 //! Documentation for users is in `dicom_attributes.md` (`attest explain dicom.attributes`).
 
-use dicom_core::{Tag, VR};
+use dicom_core::Tag;
 
 use super::evidence::{Evidence, Finding, Measurement, Status};
 use super::{reference, Check, Context, DataSet, Names, Uses};
-use crate::data::dictionary::{check_keyword, vr_of};
+use crate::data::dictionary::check_keyword;
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::{Field, Ty};
 use crate::spec::yaml::{Key, Node, Value};
@@ -175,30 +175,11 @@ fn parse_rule(k: &Key, c: &Node, out: &mut Vec<Diagnostic>) -> Option<Rule> {
     })
 }
 
-/// Values of these VRs are codes, numbers or UIDs, and may be quoted in findings; other
-/// values may identify a person (PS3.15 Annex E) and are withheld unless listed as safe.
-fn may_quote(keyword: &str, tag: Tag) -> bool {
-    const SAFE_TEXT: &[&str] = &[
-        "Manufacturer",
-        "ManufacturerModelName",
-        "ConvolutionKernel",
-        "BodyPartExamined",
-        "SoftwareVersions",
-        "ProtocolName",
-    ];
-    matches!(
-        vr_of(tag),
-        Some(
-            VR::CS | VR::DS | VR::IS | VR::UI | VR::US | VR::UL | VR::SS | VR::SL | VR::FL | VR::FD
-        )
-    ) || SAFE_TEXT.contains(&keyword)
-}
-
 impl Rule {
     /// The violations of this rule by one value (None = attribute absent).
     fn violations(&self, value: Option<&str>) -> Vec<(&'static str, String)> {
         let shown = |v: &str| {
-            if may_quote(&self.keyword, self.tag) {
+            if crate::data::dictionary::quotable(&self.keyword, self.tag) {
                 format!("`{v}`")
             } else {
                 "a value (withheld: it may identify a person)".to_string()
@@ -323,6 +304,7 @@ impl Check for DicomAttributes {
                 .map(|r| (self.data.clone(), r.tag))
                 .collect(),
             pixels: Vec::new(),
+            audits: Vec::new(),
         }
     }
 

@@ -13,6 +13,7 @@ pub mod dataset_composition;
 pub mod dataset_independence;
 pub mod dicom_acquisition;
 pub mod dicom_attributes;
+pub mod dicom_conformance;
 pub mod evidence;
 pub mod judge;
 pub mod registry;
@@ -49,7 +50,7 @@ pub struct Context {
 }
 
 /// What a check reads, so the runner loads only that (and indexes the attributes it needs).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Uses {
     pub data: Vec<String>,
     pub models: Vec<String>,
@@ -57,6 +58,11 @@ pub struct Uses {
     pub dicom_attributes: Vec<(String, Tag)>,
     /// DICOM sources whose pixel data must be fingerprinted.
     pub pixels: Vec<String>,
+    /// Per-instance audits to run while a DICOM source is indexed, by source name.
+    pub audits: Vec<(
+        String,
+        std::sync::Arc<dyn crate::data::dicom_index::InstanceAudit>,
+    )>,
 }
 
 /// The names a spec declares, so checks can validate their references while being built.

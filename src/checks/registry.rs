@@ -2,7 +2,7 @@
 
 use super::{
     classification, dataset_composition, dataset_independence, dicom_acquisition, dicom_attributes,
-    Check, Names,
+    dicom_conformance, Check, Names,
 };
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::Field;
@@ -58,6 +58,13 @@ pub const KINDS: &[Kind] = &[
         doc: dataset_independence::DOC,
         params: dataset_independence::PARAMS,
         build: dataset_independence::build,
+    },
+    Kind {
+        name: "dicom.conformance",
+        summary: "instances against their IOD's mandatory modules (PS3.3) and value representations (PS3.5)",
+        doc: dicom_conformance::DOC,
+        params: dicom_conformance::PARAMS,
+        build: dicom_conformance::build,
     },
 ];
 

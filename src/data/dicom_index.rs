@@ -16,8 +16,12 @@ use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use rayon::prelude::*;
 
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
 use super::hash::sha256_hex;
 use super::pseudonym::PseudonymKey;
+use crate::checks::evidence::Finding;
 
 /// One instance's header fields that attest uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +63,21 @@ pub struct FileEntry {
     pub bytes: u64,
 }
 
+/// A per-instance audit that needs the whole header (every attribute, nested sequences
+/// included): run while the folder is indexed, so that only its findings are kept, never the
+/// headers themselves.
+pub trait InstanceAudit: Send + Sync + std::fmt::Debug {
+    /// The findings about one instance; `path` is relative to the indexed folder.
+    fn audit(&self, obj: &DefaultDicomObject, path: &str) -> Vec<Finding>;
+}
+
+/// An audit and the findings it made, in walk order.
+#[derive(Debug, Clone)]
+pub struct AuditResult {
+    pub audit: Arc<dyn InstanceAudit>,
+    pub findings: Vec<Finding>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct IndexOptions {
     /// Attributes whose values are kept per instance (beyond the fixed fields).
@@ -67,6 +86,8 @@ pub struct IndexOptions {
     pub progress: bool,
     /// Decode the first frame of each instance and keep its fingerprints.
     pub pixels: bool,
+    /// Audits to run on every readable instance.
+    pub audits: Vec<Arc<dyn InstanceAudit>>,
 }
 
 #[derive(Debug, Clone)]
@@ -77,9 +98,19 @@ pub struct DicomIndex {
     pub failures: Vec<ReadFailure>,
     /// Every file read, indexed or not, in walk order.
     pub files: Vec<FileEntry>,
+    /// The findings of each audit of `IndexOptions::audits`, in that order.
+    pub audits: Vec<AuditResult>,
 }
 
 impl DicomIndex {
+    /// The findings of `audit` (the same object that was passed in `IndexOptions::audits`).
+    pub fn audit_findings(&self, audit: &Arc<dyn InstanceAudit>) -> Option<&[Finding]> {
+        self.audits
+            .iter()
+            .find(|r| Arc::ptr_eq(&r.audit, audit))
+            .map(|r| r.findings.as_slice())
+    }
+
     /// The position of an extra attribute in `Instance::extra`.
     pub fn extra_slot(&self, tag: Tag) -> Option<usize> {
         self.extra.iter().position(|t| *t == tag)
@@ -150,7 +181,7 @@ pub fn index_folder(
     } else {
         None
     };
-    let results: Vec<(FileEntry, Result<Instance, String>)> = paths
+    let results: Vec<FileResult> = paths
         .par_iter()
         .map(|p| {
             let rel = relative(root, p);
@@ -170,8 +201,20 @@ pub fn index_folder(
         instances: Vec::with_capacity(results.len()),
         failures: walk_failures,
         files: Vec::with_capacity(results.len()),
+        audits: Vec::new(),
     };
-    for (file, r) in results {
+    let mut audits: Vec<AuditResult> = opts
+        .audits
+        .iter()
+        .map(|a| AuditResult {
+            audit: a.clone(),
+            findings: Vec::new(),
+        })
+        .collect();
+    for (file, r, found) in results {
+        for (slot, f) in audits.iter_mut().zip(found) {
+            slot.findings.extend(f);
+        }
         match r {
             Ok(inst) => index.instances.push(inst),
             Err(reason) => index.failures.push(ReadFailure {
@@ -181,6 +224,7 @@ pub fn index_folder(
         }
         index.files.push(file);
     }
+    index.audits = audits;
     Ok(index)
 }
 
@@ -192,12 +236,7 @@ fn relative(root: &Path, p: &Path) -> String {
         .join("/")
 }
 
-fn read_one(
-    path: &Path,
-    rel: &str,
-    key: &PseudonymKey,
-    opts: &IndexOptions,
-) -> (FileEntry, Result<Instance, String>) {
+fn read_one(path: &Path, rel: &str, key: &PseudonymKey, opts: &IndexOptions) -> FileResult {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
@@ -206,7 +245,7 @@ fn read_one(
                 sha256: String::new(),
                 bytes: 0,
             };
-            return (entry, Err(format!("cannot read: {e}")));
+            return (entry, Err(format!("cannot read: {e}")), Vec::new());
         }
     };
     let entry = FileEntry {
@@ -216,20 +255,41 @@ fn read_one(
     };
     // dicom-object reports malformed input as errors; a panic inside the parser would be a bug
     // there, and must still not take the whole audit down.
-    let result = std::panic::catch_unwind(|| read_fields(&bytes, &opts.extra))
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| read_fields(&bytes, &opts.extra)))
         .unwrap_or_else(|_| Err("the DICOM parser failed on this file".to_string()))
         .map(|(ts, values)| {
             let mut inst = instance(ts, &values, rel, key);
             if opts.pixels {
                 inst.pixels = Some(
-                    std::panic::catch_unwind(|| super::pixels::fingerprint(&bytes)).unwrap_or_else(
-                        |_| Err("the pixel decoder failed on this file".to_string()),
-                    ),
+                    std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        super::pixels::fingerprint(&bytes)
+                    }))
+                    .unwrap_or_else(|_| Err("the pixel decoder failed on this file".to_string())),
                 );
             }
             inst
         });
-    (entry, result)
+    // Audits see the whole header, parsed once more as a complete object (only when asked).
+    let found = if opts.audits.is_empty() || result.is_err() {
+        Vec::new()
+    } else {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| parse_header(&bytes))) {
+            Ok(Ok(obj)) => opts.audits.iter().map(|a| a.audit(&obj, rel)).collect(),
+            Ok(Err(e)) => vec![
+                vec![Finding::error("unreadable-dicom", e, rel.to_string())];
+                opts.audits.len()
+            ],
+            Err(_) => vec![
+                vec![Finding::error(
+                    "unreadable-dicom",
+                    "the DICOM parser failed on this file",
+                    rel.to_string()
+                )];
+                opts.audits.len()
+            ],
+        }
+    };
+    (entry, result, found)
 }
 
 /// The attributes every instance record holds, in the order of `Instance`'s fields.
@@ -366,6 +426,10 @@ pub(crate) fn part10_body(bytes: &[u8]) -> Result<&[u8], String> {
     };
     Ok(body)
 }
+
+/// What reading one file gives: its manifest entry, its record (or why there is none), and
+/// the findings of each audit.
+type FileResult = (FileEntry, Result<Instance, String>, Vec<Vec<Finding>>);
 
 /// Parses a Part 10 file's meta group and data set up to Pixel Data, as a whole object.
 pub fn parse_header(bytes: &[u8]) -> Result<DefaultDicomObject, String> {

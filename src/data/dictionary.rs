@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
-use dicom_core::Tag;
+use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 
 use crate::spec::diag::Diagnostic;
@@ -16,9 +16,33 @@ pub fn tag_of(keyword: &str) -> Option<Tag> {
         .map(|e| e.tag_range().inner())
 }
 
+/// The keyword of a standard tag, if the dictionary has one.
+pub fn keyword(tag: Tag) -> Option<&'static str> {
+    StandardDataDictionary.by_tag(tag).map(|e| e.alias)
+}
+
 /// The value representation the dictionary gives a tag (the first one where it allows several).
 pub fn vr_of(tag: Tag) -> Option<dicom_core::VR> {
     StandardDataDictionary.by_tag(tag).map(|e| e.vr.relaxed())
+}
+
+/// Values of these VRs are codes, numbers or UIDs, and may be quoted in findings; other
+/// values may identify a person (PS3.15 Annex E) and are withheld unless listed as safe.
+pub fn quotable(keyword: &str, tag: Tag) -> bool {
+    const SAFE_TEXT: &[&str] = &[
+        "Manufacturer",
+        "ManufacturerModelName",
+        "ConvolutionKernel",
+        "BodyPartExamined",
+        "SoftwareVersions",
+        "ProtocolName",
+    ];
+    matches!(
+        vr_of(tag),
+        Some(
+            VR::CS | VR::DS | VR::IS | VR::UI | VR::US | VR::UL | VR::SS | VR::SL | VR::FL | VR::FD
+        )
+    ) || SAFE_TEXT.contains(&keyword)
 }
 
 /// Checks that `keyword` names a standard attribute; otherwise a diagnostic with a suggestion.

@@ -7,3 +7,4 @@ pub mod pixels;
 pub mod predictions;
 pub mod pseudonym;
 pub mod table;
+pub mod vr;

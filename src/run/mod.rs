@@ -191,6 +191,12 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                     extra,
                     progress: opts.progress,
                     pixels: uses.iter().any(|u| u.pixels.contains(&d.name)),
+                    audits: uses
+                        .iter()
+                        .flat_map(|u| u.audits.iter())
+                        .filter(|(name, _)| *name == d.name)
+                        .map(|(_, a)| a.clone())
+                        .collect(),
                 };
                 let base = rel(path);
                 match index_folder(path, &opts.key, &io) {

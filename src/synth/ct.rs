@@ -178,14 +178,15 @@ impl CtInstance {
         };
         let s = |v: &str| PrimitiveValue::from(v);
 
-        // SOP Common (PS3.3 §C.12.1)
+        // SOP Common (PS3.3 §C.12.1); Image Type is Type 1 in the CT Image Module (C.8.2.1),
+        // so every profile has it.
+        put(
+            tags::IMAGE_TYPE,
+            VR::CS,
+            strs(["ORIGINAL", "PRIMARY", "AXIAL"]),
+        );
         if self.profile == HeaderProfile::Full {
             put(tags::SPECIFIC_CHARACTER_SET, VR::CS, s("ISO_IR 100"));
-            put(
-                tags::IMAGE_TYPE,
-                VR::CS,
-                strs(["ORIGINAL", "PRIMARY", "AXIAL"]),
-            );
             put(tags::INSTANCE_CREATION_DATE, VR::DA, s(&self.study_date));
             put(tags::INSTANCE_CREATION_TIME, VR::TM, s(&self.study_time));
         }
