@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example gen_testdata -- demo testdata/demo [--seed N]
 //! cargo run --release --example gen_testdata -- bulk DIR --count 20000 [--seed N]
+//! cargo run --release --example gen_testdata -- conformance DIR
 //! ```
 //!
 //! `demo` writes the demo dataset (replacing a previous demo output in DIR); `bulk` writes COUNT
@@ -13,10 +14,11 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use attest::synth::{write_bulk, write_demo, DEMO_SEED};
+use attest::synth::{write_bulk, write_conformance_fixtures, write_demo, DEMO_SEED};
 
 const USAGE: &str = "usage: gen_testdata demo DIR [--seed N]\n       \
-                     gen_testdata bulk DIR --count N [--seed N]";
+                     gen_testdata bulk DIR --count N [--seed N]\n       \
+                     gen_testdata conformance DIR";
 
 enum Command {
     Demo {
@@ -27,6 +29,9 @@ enum Command {
         dir: PathBuf,
         count: usize,
         seed: u64,
+    },
+    Conformance {
+        dir: PathBuf,
     },
 }
 
@@ -72,7 +77,10 @@ fn parse(args: &[String]) -> Result<Command, String> {
             count: count.ok_or("bulk needs --count N")?,
             seed,
         }),
-        _ => Err("expected a mode (demo or bulk) and a folder".to_string()),
+        [mode, dir] if mode == "conformance" => Ok(Command::Conformance {
+            dir: PathBuf::from(dir),
+        }),
+        _ => Err("expected a mode (demo, bulk or conformance) and a folder".to_string()),
     }
 }
 
@@ -81,6 +89,11 @@ fn run(command: Command) -> Result<(), Box<dyn Error>> {
         Command::Demo { dir, seed } => {
             let summary = write_demo(&dir, seed)?;
             print!("wrote {}: {summary}", dir.display());
+        }
+        Command::Conformance { dir } => {
+            for p in write_conformance_fixtures(&dir)? {
+                println!("{}: {}", p.file, p.description);
+            }
         }
         Command::Bulk { dir, count, seed } => {
             let summary = write_bulk(&dir, count, seed)?;

@@ -312,7 +312,7 @@ impl Audit {
                     out.push(Finding::error(
                         "invalid-value",
                         format!(
-                            "{name} ({}) {shown} is {why} (PS3.5 Table 6.2-1)",
+                            "{name} ({}) {shown}: {why} (PS3.5 Table 6.2-1)",
                             e.vr().to_string()
                         ),
                         at(&name),

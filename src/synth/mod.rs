@@ -10,6 +10,7 @@
 mod broken;
 mod bulk;
 mod ct;
+mod defects;
 mod demo;
 mod uid;
 
@@ -20,6 +21,7 @@ pub use bulk::{write_bulk, BulkSummary};
 pub use ct::{
     ds, encode, write_ct, CtInstance, HeaderProfile, Nodule, CT_IMAGE_STORAGE, MR_IMAGE_STORAGE,
 };
+pub use defects::{planted, write_conformance_fixtures, Planted};
 pub use demo::{
     remove_demo, write_demo, Defect, DefectKind, DemoSummary, SiteSummary, DEFECTS_FILE, DEMO_SEED,
 };
