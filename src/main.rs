@@ -64,6 +64,10 @@ enum Command {
     Explain { check: Option<String> },
     /// Print the JSON Schema of specs, for editor completion.
     Schema,
+    /// Print keyed hashes of values that must not appear in a de-identified dataset (one value
+    /// per line on standard input), for `deid.audit`'s `forbidden:` file. The values themselves
+    /// are never stored.
+    Forbid,
     /// Re-hash every input and output named in OUT_DIR/manifest.json and report any change.
     Verify {
         out_dir: PathBuf,
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
             0
         }
         Command::Verify { out_dir, inputs } => cmd_verify(out_dir, inputs),
+        Command::Forbid => cmd_forbid(),
     };
     ExitCode::from(code)
 }
@@ -260,6 +265,27 @@ fn cmd_explain(check: Option<&str>) -> u8 {
             }
         },
     }
+}
+
+fn cmd_forbid() -> u8 {
+    let key = match key() {
+        Ok(k) => k,
+        Err(c) => return c,
+    };
+    println!(
+        "# keyed hashes for deid.audit `forbidden:` (key {})",
+        key.fingerprint()
+    );
+    for line in std::io::stdin().lines() {
+        match line {
+            Ok(v) if !v.trim().is_empty() => {
+                println!("{}", attest::checks::deid_audit::forbidden_hash(&key, &v))
+            }
+            Ok(_) => {}
+            Err(e) => return fail(format!("cannot read standard input: {e}")),
+        }
+    }
+    0
 }
 
 fn cmd_verify(out: PathBuf, inputs: Option<PathBuf>) -> u8 {

@@ -261,6 +261,7 @@ impl Check for Classification {
             dicom_attributes: Vec::new(),
             pixels: Vec::new(),
             audits: Vec::new(),
+            files: Vec::new(),
         }
     }
 

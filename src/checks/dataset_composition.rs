@@ -386,6 +386,7 @@ impl Check for Composition {
             dicom_attributes: self.tags.iter().map(|t| (self.data.clone(), *t)).collect(),
             pixels: Vec::new(),
             audits: Vec::new(),
+            files: Vec::new(),
         }
     }
 

@@ -157,6 +157,7 @@ impl Check for Independence {
                 self.images.clone().into_iter().collect()
             },
             audits: Vec::new(),
+            files: Vec::new(),
         }
     }
 

@@ -378,6 +378,7 @@ impl Check for Acquisition {
             dicom_attributes: EXTRA.iter().map(|t| (self.data.clone(), *t)).collect(),
             pixels: Vec::new(),
             audits: Vec::new(),
+            files: Vec::new(),
         }
     }
 

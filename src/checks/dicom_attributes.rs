@@ -305,6 +305,7 @@ impl Check for DicomAttributes {
                 .collect(),
             pixels: Vec::new(),
             audits: Vec::new(),
+            files: Vec::new(),
         }
     }
 

@@ -17,6 +17,7 @@ use super::evidence::{Evidence, Finding, Measurement, Severity, Status};
 use super::{reference, Check, Context, DataSet, Names, Uses};
 use crate::data::dicom_index::InstanceAudit;
 use crate::data::dictionary::{check_keyword, quotable, tag_of};
+use crate::data::pseudonym::PseudonymKey;
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::{Field, Ty};
 use crate::spec::yaml::Node;
@@ -324,7 +325,7 @@ impl Audit {
 }
 
 impl InstanceAudit for Audit {
-    fn audit(&self, obj: &DefaultDicomObject, path: &str) -> Vec<Finding> {
+    fn audit(&self, obj: &DefaultDicomObject, path: &str, _key: &PseudonymKey) -> Vec<Finding> {
         let mut out = Vec::new();
         let sop = obj
             .element_opt(tags::SOP_CLASS_UID)
@@ -354,6 +355,7 @@ impl Check for Conformance {
             dicom_attributes: Vec::new(),
             pixels: Vec::new(),
             audits: vec![(self.data.clone(), self.audit.clone())],
+            files: Vec::new(),
         }
     }
 

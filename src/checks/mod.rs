@@ -11,6 +11,7 @@ use dicom_core::Tag;
 pub mod classification;
 pub mod dataset_composition;
 pub mod dataset_independence;
+pub mod deid_audit;
 pub mod dicom_acquisition;
 pub mod dicom_attributes;
 pub mod dicom_conformance;
@@ -63,11 +64,15 @@ pub struct Uses {
         String,
         std::sync::Arc<dyn crate::data::dicom_index::InstanceAudit>,
     )>,
+    /// Further files the check reads (hashed into the manifest like every input).
+    pub files: Vec<std::path::PathBuf>,
 }
 
 /// The names a spec declares, so checks can validate their references while being built.
 #[derive(Debug, Clone, Default)]
 pub struct Names {
+    /// The spec's folder, against which paths in parameters are resolved.
+    pub dir: std::path::PathBuf,
     pub dicom: Vec<String>,
     pub tables: Vec<String>,
     pub models: Vec<String>,

@@ -1,8 +1,8 @@
 //! The only table of check kinds: name, documentation, parameters and constructor.
 
 use super::{
-    classification, dataset_composition, dataset_independence, dicom_acquisition, dicom_attributes,
-    dicom_conformance, Check, Names,
+    classification, dataset_composition, dataset_independence, deid_audit, dicom_acquisition,
+    dicom_attributes, dicom_conformance, Check, Names,
 };
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::Field;
@@ -65,6 +65,13 @@ pub const KINDS: &[Kind] = &[
         doc: dicom_conformance::DOC,
         params: dicom_conformance::PARAMS,
         build: dicom_conformance::build,
+    },
+    Kind {
+        name: "deid.audit",
+        summary: "de-identification per PS3.15 Annex E with the declared options, and a residual-PHI scan",
+        doc: deid_audit::DOC,
+        params: deid_audit::PARAMS,
+        build: deid_audit::build,
     },
 ];
 

@@ -68,7 +68,7 @@ pub struct FileEntry {
 /// headers themselves.
 pub trait InstanceAudit: Send + Sync + std::fmt::Debug {
     /// The findings about one instance; `path` is relative to the indexed folder.
-    fn audit(&self, obj: &DefaultDicomObject, path: &str) -> Vec<Finding>;
+    fn audit(&self, obj: &DefaultDicomObject, path: &str, key: &PseudonymKey) -> Vec<Finding>;
 }
 
 /// An audit and the findings it made, in walk order.
@@ -274,7 +274,11 @@ fn read_one(path: &Path, rel: &str, key: &PseudonymKey, opts: &IndexOptions) -> 
         Vec::new()
     } else {
         match std::panic::catch_unwind(AssertUnwindSafe(|| parse_header(&bytes))) {
-            Ok(Ok(obj)) => opts.audits.iter().map(|a| a.audit(&obj, rel)).collect(),
+            Ok(Ok(obj)) => opts
+                .audits
+                .iter()
+                .map(|a| a.audit(&obj, rel, key))
+                .collect(),
             Ok(Err(e)) => vec![
                 vec![Finding::error("unreadable-dicom", e, rel.to_string())];
                 opts.audits.len()

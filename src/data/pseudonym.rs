@@ -66,6 +66,13 @@ impl PseudonymKey {
         format!("P-{}", hex::encode(&out[..8]))
     }
 
+    /// The full HMAC-SHA256 of `value` in hex (for lists of forbidden values).
+    pub fn digest_hex(&self, value: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("any key length");
+        mac.update(value.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     /// A fingerprint telling reports made with different keys apart, revealing nothing.
     pub fn fingerprint(&self) -> String {
         self.pseudonym("attest key fingerprint")

@@ -113,6 +113,12 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
             Status::Error => summary.error += 1,
         }
     }
+    // Further files checks read (e.g. a list of forbidden values).
+    for path in uses.iter().flat_map(|u| u.files.iter()) {
+        if let Ok(r) = record(path, &slashed(&relative_path(&spec_dir, path))) {
+            inputs.push(r);
+        }
+    }
     inputs.sort_by(|a, b| a.path.cmp(&b.path));
     inputs.dedup_by(|a, b| a.path == b.path);
     Report {

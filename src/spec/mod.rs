@@ -231,6 +231,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
 
     let (data, models) = sources(&root, &dir, &mut out);
     let names = Names {
+        dir: dir.clone(),
         dicom: data
             .iter()
             .filter(|d| matches!(d.source, Source::Dicom { .. }))

@@ -1,0 +1,287 @@
+//! `deid.audit` on instances de-identified by hand in the test, following PS3.15 Table E.1-1
+//! as read in the standard (each action cited beside the attribute), then broken one rule at
+//! a time.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use attest::synth::{CtInstance, HeaderProfile};
+use dicom_core::value::{DataSetSequence, PrimitiveValue};
+use dicom_core::{DataElement, Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::{FileDicomObject, InMemDicomObject};
+use serde_json::Value;
+
+/// Attributes the synthetic full header carries that the Basic Profile removes (X) or removes
+/// or empties (X/Z), per PS3.15 Table E.1-1.
+const REMOVE: &[Tag] = &[
+    tags::ACQUISITION_DATE,                     // X/Z
+    tags::ACQUISITION_TIME,                     // X/Z
+    tags::INSTITUTION_ADDRESS,                  // X
+    tags::TIMEZONE_OFFSET_FROM_UTC,             // X
+    tags::STUDY_DESCRIPTION,                    // X (C with Clean Descriptors)
+    tags::SERIES_DESCRIPTION,                   // X (C with Clean Descriptors)
+    tags::INSTITUTIONAL_DEPARTMENT_NAME,        // X
+    tags::PATIENT_AGE,                          // X (K with Retain Patient Characteristics)
+    tags::PATIENT_SIZE,                         // X (K with Retain Patient Characteristics)
+    tags::PATIENT_WEIGHT,                       // X (K with Retain Patient Characteristics)
+    tags::REQUESTED_PROCEDURE_DESCRIPTION,      // X/Z
+    tags::PERFORMED_PROCEDURE_STEP_START_DATE,  // X
+    tags::PERFORMED_PROCEDURE_STEP_START_TIME,  // X
+    tags::PERFORMED_PROCEDURE_STEP_ID,          // X
+    tags::PERFORMED_PROCEDURE_STEP_DESCRIPTION, // X
+];
+
+fn code(value: &str) -> InMemDicomObject {
+    InMemDicomObject::from_element_iter([
+        DataElement::new(tags::CODE_VALUE, VR::SH, PrimitiveValue::from(value)),
+        DataElement::new(
+            tags::CODING_SCHEME_DESIGNATOR,
+            VR::SH,
+            PrimitiveValue::from("DCM"),
+        ),
+        DataElement::new(
+            tags::CODE_MEANING,
+            VR::LO,
+            PrimitiveValue::from("de-identification"),
+        ),
+    ])
+}
+
+/// A synthetic instance de-identified per the Basic Profile (plus the given method codes).
+fn deidentified(codes: &[&str]) -> FileDicomObject<InMemDicomObject> {
+    let inst = CtInstance {
+        profile: HeaderProfile::Full,
+        ..CtInstance::new(5, "deid")
+    };
+    let mut obj = inst.to_object().unwrap();
+    for t in REMOVE {
+        obj.remove_element(*t);
+    }
+    // Private attributes are removed too (E.3.10 unless Retain Safe Private).
+    let private: Vec<Tag> = obj
+        .iter()
+        .map(|e| e.header().tag)
+        .filter(|t| t.group() % 2 == 1)
+        .collect();
+    for t in private {
+        obj.remove_element(t);
+    }
+    // Z: zero length or a dummy (Patient's Name, Patient ID, Birth Date, Study Date...).
+    obj.put(DataElement::new(
+        tags::PATIENT_NAME,
+        VR::PN,
+        PrimitiveValue::from("ANONYMOUS"),
+    ));
+    obj.put(DataElement::new(
+        tags::PATIENT_BIRTH_DATE,
+        VR::DA,
+        PrimitiveValue::from(""),
+    ));
+    // E.1.1 (6) and E.3.6.
+    obj.put(DataElement::new(
+        tags::PATIENT_IDENTITY_REMOVED,
+        VR::CS,
+        PrimitiveValue::from("YES"),
+    ));
+    obj.put(DataElement::new(
+        tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED,
+        VR::CS,
+        PrimitiveValue::from("REMOVED"),
+    ));
+    obj.put(DataElement::new(
+        tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::from(codes.iter().map(|c| code(c)).collect::<Vec<_>>()),
+    ));
+    obj
+}
+
+
+fn run(
+    dir: &Path,
+    objects: &[(&str, FileDicomObject<InMemDicomObject>)],
+    params: &str,
+) -> (i32, Value) {
+    for (name, obj) in objects {
+        let p = dir.join("dicom").join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        obj.write_to_file(&p).unwrap();
+    }
+    let spec = format!(
+        "attest: 1\nid: d\nversion: '1'\ntitle: D\ndata:\n  images: {{ dicom: dicom }}\nrequirements:\n\
+         \x20 - id: DEID\n    title: De-identified\n    check: deid.audit\n    data: images\n{params}"
+    );
+    std::fs::write(dir.join("s.yaml"), spec).unwrap();
+    let out = Command::cargo_bin("attest")
+        .unwrap()
+        .env("ATTEST_PSEUDONYM_KEY", "deid-test-key")
+        .current_dir(dir)
+        .args(["run", "s.yaml", "--quiet", "--out", "out"])
+        .output()
+        .unwrap();
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/report.json")).unwrap())
+            .unwrap();
+    (out.status.code().unwrap(), r["requirements"][0].clone())
+}
+
+fn findings(req: &Value) -> Vec<String> {
+    req["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["code"].as_str().unwrap(),
+                f["subject"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_correctly_deidentified_instance_passes() {
+    let d = tempfile::tempdir().unwrap();
+    let (code, req) = run(d.path(), &[("a.dcm", deidentified(&["113100"]))], "");
+    assert_eq!(findings(&req), Vec::<String>::new());
+    assert_eq!((code, req["status"].as_str()), (0, Some("pass")));
+}
+
+#[test]
+fn each_broken_rule_is_one_finding() {
+    let d = tempfile::tempdir().unwrap();
+    let mut kept_age = deidentified(&["113100"]);
+    kept_age.put(DataElement::new(
+        tags::PATIENT_AGE,
+        VR::AS,
+        PrimitiveValue::from("045Y"),
+    ));
+    let mut flag = deidentified(&["113100"]);
+    flag.put(DataElement::new(
+        tags::PATIENT_IDENTITY_REMOVED,
+        VR::CS,
+        PrimitiveValue::from("NO"),
+    ));
+    let no_code = deidentified(&[]);
+    let mut private = deidentified(&["113100"]);
+    private.put(DataElement::new(
+        Tag(0x0011, 0x0010),
+        VR::LO,
+        PrimitiveValue::from("ACME"),
+    ));
+    let mut nested = deidentified(&["113100"]);
+    // Institution Address (X) inside an item of a sequence the table does not name.
+    nested.put(DataElement::new(
+        tags::ANATOMIC_REGION_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::from(vec![InMemDicomObject::from_element_iter([
+            DataElement::new(
+                tags::INSTITUTION_ADDRESS,
+                VR::ST,
+                PrimitiveValue::from("1 Hospital Road"),
+            ),
+        ])]),
+    ));
+    let objects = [
+        ("1-age.dcm", kept_age),
+        ("2-flag.dcm", flag),
+        ("3-code.dcm", no_code),
+        ("4-private.dcm", private),
+        ("5-nested.dcm", nested),
+    ];
+    let (code, req) = run(d.path(), &objects, "");
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings(&req),
+        vec![
+            "attribute-not-removed 1-age.dcm (PatientAge)",
+            "identity-removed-flag 2-flag.dcm",
+            "method-code-missing 3-code.dcm",
+            "private-attribute 4-private.dcm (0011,0010)",
+            "attribute-not-removed 5-nested.dcm (AnatomicRegionSequence/InstitutionAddress)",
+        ]
+    );
+    // No finding quotes a value.
+    let text = req.to_string();
+    assert!(!text.contains("045Y") && !text.contains("Hospital Road") && !text.contains("ACME"));
+}
+
+#[test]
+fn options_override_the_profile_and_need_their_codes() {
+    let d = tempfile::tempdir().unwrap();
+    let mut obj = deidentified(&["113100", "113108"]);
+    obj.put(DataElement::new(
+        tags::PATIENT_AGE,
+        VR::AS,
+        PrimitiveValue::from("045Y"),
+    ));
+    obj.put(DataElement::new(
+        tags::PATIENT_WEIGHT,
+        VR::DS,
+        PrimitiveValue::from("70"),
+    ));
+    // Retain Patient Characteristics keeps Patient's Age and Weight (Table E.1-1, K).
+    let (code, req) = run(
+        d.path(),
+        &[("a.dcm", obj.clone())],
+        "    options: [retain_patient_characteristics]\n",
+    );
+    assert_eq!((code, findings(&req)), (0, vec![]));
+    // Declaring Retain Device Identity too, without its code 113109, is a finding.
+    let (_, req) = run(
+        d.path(),
+        &[("a.dcm", obj)],
+        "    options: [retain_patient_characteristics, retain_device_identity]\n",
+    );
+    assert_eq!(findings(&req), vec!["method-code-missing a.dcm"]);
+    assert!(req["findings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("113109"));
+}
+
+#[test]
+fn forbidden_values_and_residual_phi_in_free_text() {
+    let d = tempfile::tempdir().unwrap();
+    // The forbidden list holds keyed hashes only, written by `attest forbid`.
+    let out = Command::cargo_bin("attest")
+        .unwrap()
+        .env("ATTEST_PSEUDONYM_KEY", "deid-test-key")
+        .arg("forbid")
+        .write_stdin("Smith\nSYN99999\n")
+        .output()
+        .unwrap();
+    let list = String::from_utf8(out.stdout).unwrap();
+    assert!(!list.to_uppercase().contains("SMITH"));
+    std::fs::write(d.path().join("forbidden.txt"), &list).unwrap();
+    let mut named = deidentified(&["113100", "113105"]);
+    // Clean Descriptors keeps descriptions, cleaned (C): this one was not cleaned.
+    named.put(DataElement::new(
+        tags::STUDY_DESCRIPTION,
+        VR::LO,
+        PrimitiveValue::from("CT chest smith"),
+    ));
+    let mut dated = deidentified(&["113100", "113105"]);
+    dated.put(DataElement::new(
+        tags::SERIES_DESCRIPTION,
+        VR::LO,
+        PrimitiveValue::from("follow-up 2024-01-05"),
+    ));
+    let params = "    options: [clean_descriptors]\n    forbidden: forbidden.txt\n";
+    let (code, req) = run(
+        d.path(),
+        &[("named.dcm", named), ("dated.dcm", dated)],
+        params,
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings(&req),
+        vec![
+            "possible-phi dated.dcm (SeriesDescription)",
+            "forbidden-value named.dcm (StudyDescription)",
+        ]
+    );
+    assert!(!req.to_string().to_lowercase().contains("smith"));
+}
