@@ -97,7 +97,6 @@ fn deidentified(codes: &[&str]) -> FileDicomObject<InMemDicomObject> {
     obj
 }
 
-
 fn run(
     dir: &Path,
     objects: &[(&str, FileDicomObject<InMemDicomObject>)],
