@@ -100,3 +100,54 @@ fn every_audited_sop_class_has_its_iod_and_modules() {
         }
     }
 }
+
+#[test]
+fn table_e1_1_matches_ps3_15() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/standard/ps3.15-e1-1.json");
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let row = |tag: &str| {
+        t["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["tag"] == tag)
+            .cloned()
+            .unwrap_or_else(|| panic!("{tag}"))
+    };
+    // PS3.15 Table E.1-1, read in the standard: (tag, Basic Profile, option, option action).
+    let expected = [
+        ("(0010,0010)", "Z", None), // Patient's Name
+        ("(0010,0020)", "Z", None), // Patient ID
+        ("(0010,0030)", "Z", None), // Patient's Birth Date
+        (
+            "(0008,0020)",
+            "Z",
+            Some(("retain_longitudinal_full_dates", "K")),
+        ), // Study Date
+        (
+            "(0008,0080)",
+            "X/Z/D",
+            Some(("retain_institution_identity", "K")),
+        ), // Institution Name
+        (
+            "(0018,1000)",
+            "X/Z/D",
+            Some(("retain_device_identity", "K")),
+        ), // Device Serial Number
+        ("(0008,0018)", "U", Some(("retain_uids", "K"))), // SOP Instance UID
+        (
+            "(0010,1010)",
+            "X",
+            Some(("retain_patient_characteristics", "K")),
+        ), // Patient's Age
+        ("(0008,1030)", "X", Some(("clean_descriptors", "C"))), // Study Description
+    ];
+    for (tag, basic, option) in expected {
+        let r = row(tag);
+        assert_eq!(r["basic"], basic, "{tag}");
+        if let Some((o, action)) = option {
+            assert_eq!(r["options"][o], action, "{tag} {o}");
+        }
+    }
+    assert_eq!(t["attributes"].as_array().unwrap().len(), 433);
+}
