@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use attest::synth::{write_bulk, write_conformance_fixtures, write_demo, DEMO_SEED};
 
 const USAGE: &str = "usage: gen_testdata demo DIR [--seed N]\n       \
-                     gen_testdata bulk DIR --count N [--seed N]\n       \
+                     gen_testdata bulk DIR --count N [--seed N] [--deidentified]\n       \
                      gen_testdata conformance DIR";
 
 enum Command {
@@ -29,6 +29,7 @@ enum Command {
         dir: PathBuf,
         count: usize,
         seed: u64,
+        deidentified: bool,
     },
     Conformance {
         dir: PathBuf,
@@ -39,6 +40,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
     let mut positional = Vec::new();
     let mut seed = DEMO_SEED;
     let mut count = None;
+    let mut deidentified = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| {
@@ -51,6 +53,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
                 let v = value("--seed")?;
                 seed = v.parse().map_err(|_| format!("--seed {v}: not a number"))?;
             }
+            "--deidentified" => deidentified = true,
             "--count" => {
                 let v = value("--count")?;
                 count = Some(
@@ -76,6 +79,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
             dir: PathBuf::from(dir),
             count: count.ok_or("bulk needs --count N")?,
             seed,
+            deidentified,
         }),
         [mode, dir] if mode == "conformance" => Ok(Command::Conformance {
             dir: PathBuf::from(dir),
@@ -95,8 +99,13 @@ fn run(command: Command) -> Result<(), Box<dyn Error>> {
                 println!("{}: {}", p.file, p.description);
             }
         }
-        Command::Bulk { dir, count, seed } => {
-            let summary = write_bulk(&dir, count, seed)?;
+        Command::Bulk {
+            dir,
+            count,
+            seed,
+            deidentified,
+        } => {
+            let summary = write_bulk(&dir, count, seed, deidentified)?;
             println!(
                 "wrote {}: {} files in {} series of {} studies, {} bytes (seed {seed})",
                 dir.display(),

@@ -12,88 +12,15 @@ use dicom_dictionary_std::tags;
 use dicom_object::{FileDicomObject, InMemDicomObject};
 use serde_json::Value;
 
-/// Attributes the synthetic full header carries that the Basic Profile removes (X) or removes
-/// or empties (X/Z), per PS3.15 Table E.1-1.
-const REMOVE: &[Tag] = &[
-    tags::ACQUISITION_DATE,                     // X/Z
-    tags::ACQUISITION_TIME,                     // X/Z
-    tags::INSTITUTION_ADDRESS,                  // X
-    tags::TIMEZONE_OFFSET_FROM_UTC,             // X
-    tags::STUDY_DESCRIPTION,                    // X (C with Clean Descriptors)
-    tags::SERIES_DESCRIPTION,                   // X (C with Clean Descriptors)
-    tags::INSTITUTIONAL_DEPARTMENT_NAME,        // X
-    tags::PATIENT_AGE,                          // X (K with Retain Patient Characteristics)
-    tags::PATIENT_SIZE,                         // X (K with Retain Patient Characteristics)
-    tags::PATIENT_WEIGHT,                       // X (K with Retain Patient Characteristics)
-    tags::REQUESTED_PROCEDURE_DESCRIPTION,      // X/Z
-    tags::PERFORMED_PROCEDURE_STEP_START_DATE,  // X
-    tags::PERFORMED_PROCEDURE_STEP_START_TIME,  // X
-    tags::PERFORMED_PROCEDURE_STEP_ID,          // X
-    tags::PERFORMED_PROCEDURE_STEP_DESCRIPTION, // X
-];
-
-fn code(value: &str) -> InMemDicomObject {
-    InMemDicomObject::from_element_iter([
-        DataElement::new(tags::CODE_VALUE, VR::SH, PrimitiveValue::from(value)),
-        DataElement::new(
-            tags::CODING_SCHEME_DESIGNATOR,
-            VR::SH,
-            PrimitiveValue::from("DCM"),
-        ),
-        DataElement::new(
-            tags::CODE_MEANING,
-            VR::LO,
-            PrimitiveValue::from("de-identification"),
-        ),
-    ])
-}
-
-/// A synthetic instance de-identified per the Basic Profile (plus the given method codes).
+/// A synthetic instance de-identified per the Basic Profile (see `attest::synth::deidentify`,
+/// whose removals cite PS3.15 Table E.1-1), with the given method codes.
 fn deidentified(codes: &[&str]) -> FileDicomObject<InMemDicomObject> {
     let inst = CtInstance {
         profile: HeaderProfile::Full,
         ..CtInstance::new(5, "deid")
     };
     let mut obj = inst.to_object().unwrap();
-    for t in REMOVE {
-        obj.remove_element(*t);
-    }
-    // Private attributes are removed too (E.3.10 unless Retain Safe Private).
-    let private: Vec<Tag> = obj
-        .iter()
-        .map(|e| e.header().tag)
-        .filter(|t| t.group() % 2 == 1)
-        .collect();
-    for t in private {
-        obj.remove_element(t);
-    }
-    // Z: zero length or a dummy (Patient's Name, Patient ID, Birth Date, Study Date...).
-    obj.put(DataElement::new(
-        tags::PATIENT_NAME,
-        VR::PN,
-        PrimitiveValue::from("ANONYMOUS"),
-    ));
-    obj.put(DataElement::new(
-        tags::PATIENT_BIRTH_DATE,
-        VR::DA,
-        PrimitiveValue::from(""),
-    ));
-    // E.1.1 (6) and E.3.6.
-    obj.put(DataElement::new(
-        tags::PATIENT_IDENTITY_REMOVED,
-        VR::CS,
-        PrimitiveValue::from("YES"),
-    ));
-    obj.put(DataElement::new(
-        tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED,
-        VR::CS,
-        PrimitiveValue::from("REMOVED"),
-    ));
-    obj.put(DataElement::new(
-        tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
-        VR::SQ,
-        DataSetSequence::from(codes.iter().map(|c| code(c)).collect::<Vec<_>>()),
-    ));
+    attest::synth::deidentify(&mut obj, codes);
     obj
 }
 

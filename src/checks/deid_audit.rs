@@ -451,9 +451,7 @@ pub fn forbidden_hash(key: &PseudonymKey, value: &str) -> String {
 }
 
 fn text_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    obj.element_opt(tag)
-        .ok()
-        .flatten()
+    obj.get(tag)
         .and_then(|e| e.to_str().ok())
         .map(|s| s.trim_matches([' ', '\0']).to_string())
 }
@@ -485,11 +483,7 @@ impl InstanceAudit for Audit {
         }
         // E.1.1 (6): De-identification Method Code Sequence holds 113100 and every option used.
         let mut codes = BTreeSet::new();
-        if let Some(e) = obj
-            .element_opt(tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE)
-            .ok()
-            .flatten()
-        {
+        if let Some(e) = obj.get(tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE) {
             if let DicomValue::Sequence(s) = e.value() {
                 for item in s.items() {
                     if text_of(item, tags::CODING_SCHEME_DESIGNATOR).as_deref() == Some("DCM") {

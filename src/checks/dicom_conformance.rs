@@ -239,7 +239,7 @@ impl Audit {
             if self.ignore.contains(&r.keyword) {
                 continue;
             }
-            let e = set.element_opt(r.tag).ok().flatten();
+            let e = set.get(r.tag);
             let empty = e.is_some_and(|e| match e.value() {
                 DicomValue::Sequence(s) => s.items().is_empty(),
                 v => v
@@ -328,9 +328,7 @@ impl InstanceAudit for Audit {
     fn audit(&self, obj: &DefaultDicomObject, path: &str, _key: &PseudonymKey) -> Vec<Finding> {
         let mut out = Vec::new();
         let sop = obj
-            .element_opt(tags::SOP_CLASS_UID)
-            .ok()
-            .flatten()
+            .get(tags::SOP_CLASS_UID)
             .and_then(|e| e.to_str().ok())
             .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
             .unwrap_or_default();

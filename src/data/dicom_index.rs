@@ -461,7 +461,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// The text value of an attribute, trimmed of DICOM padding; None when absent.
 pub fn text(obj: &DefaultDicomObject, tag: Tag) -> Option<String> {
-    let e = obj.element_opt(tag).ok().flatten()?;
+    let e = obj.get(tag)?;
     match e.value() {
         dicom_core::DicomValue::Sequence(s) if s.items().is_empty() => Some(String::new()),
         dicom_core::DicomValue::Sequence(_) => Some(SEQUENCE_WITH_ITEMS.to_string()),

@@ -17,6 +17,10 @@ pub const MD_TEMPLATE: &str = include_str!("../../reports/report.md.tera");
 /// Findings listed per requirement in HTML and Markdown; all of them are in report.json.
 pub const FINDINGS_SHOWN: usize = 200;
 
+/// Input files listed in HTML; all of them, with their hashes, are in report.json and
+/// manifest.json.
+pub const INPUTS_SHOWN: usize = 500;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("template {name}: {message}")]
@@ -117,6 +121,13 @@ fn num_filter(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Valu
 /// The report as templates see it: the model plus presentation-only fields.
 fn view(report: &Report) -> Value {
     let mut v = serde_json::to_value(report).expect("the report model always serialises");
+    // Every input is in report.json and manifest.json; people read the first ones.
+    if let Some(inputs) = v["inputs"].as_array_mut() {
+        let total = inputs.len();
+        inputs.truncate(INPUTS_SHOWN);
+        v["inputs_total"] = json!(total);
+        v["inputs_hidden"] = json!(total.saturating_sub(INPUTS_SHOWN));
+    }
     if let Some(reqs) = v["requirements"].as_array_mut() {
         for r in reqs {
             let findings = r["findings"].as_array().cloned().unwrap_or_default();

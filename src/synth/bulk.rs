@@ -28,8 +28,14 @@ pub struct BulkSummary {
     pub bytes: u64,
 }
 
-/// Writes `count` CT instances under `dir`, which must not exist yet or be empty.
-pub fn write_bulk(dir: &Path, count: usize, seed: u64) -> Result<BulkSummary, SynthError> {
+/// Writes `count` CT instances under `dir`, which must not exist yet or be empty; with
+/// `deidentified`, each as a Basic Profile de-identifier would leave it (`super::deidentify`).
+pub fn write_bulk(
+    dir: &Path,
+    count: usize,
+    seed: u64,
+    deidentified: bool,
+) -> Result<BulkSummary, SynthError> {
     let not_empty = fs::read_dir(dir)
         .map(|mut entries| entries.next().is_some())
         .unwrap_or(false);
@@ -75,7 +81,15 @@ pub fn write_bulk(dir: &Path, count: usize, seed: u64) -> Result<BulkSummary, Sy
             for k in 1..=slices {
                 let slice = slice_of(seed, &key, &base, k, rng.random::<u64>());
                 let path = dir.join(format!("{dir_rel}/{k}.dcm"));
-                summary.bytes += write_ct(&slice, &path)?;
+                summary.bytes += if deidentified {
+                    let mut obj = slice.to_object()?;
+                    super::deidentify(&mut obj, &["113100"]);
+                    let bytes = super::ct::encode(&obj)?;
+                    super::ct::write_bytes(&path, &bytes)?;
+                    bytes.len() as u64
+                } else {
+                    write_ct(&slice, &path)?
+                };
                 summary.files += 1;
             }
             summary.series += 1;
@@ -94,8 +108,8 @@ mod tests {
     fn bulk_writes_count_readable_files_deterministically() {
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
-        let sa = write_bulk(a.path(), 250, 9).unwrap();
-        let sb = write_bulk(b.path(), 250, 9).unwrap();
+        let sa = write_bulk(a.path(), 250, 9, false).unwrap();
+        let sb = write_bulk(b.path(), 250, 9, false).unwrap();
         assert_eq!(sa, sb);
         assert_eq!(sa.files, 250);
         assert!(sa.series >= 2);
@@ -131,7 +145,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("x"), b"x").unwrap();
         assert!(matches!(
-            write_bulk(dir.path(), 1, 1),
+            write_bulk(dir.path(), 1, 1, false),
             Err(SynthError::NotEmpty { .. })
         ));
     }

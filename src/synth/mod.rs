@@ -11,6 +11,7 @@ mod broken;
 mod bulk;
 mod ct;
 mod defects;
+mod deid;
 mod demo;
 mod uid;
 
@@ -22,6 +23,7 @@ pub use ct::{
     ds, encode, write_ct, CtInstance, HeaderProfile, Nodule, CT_IMAGE_STORAGE, MR_IMAGE_STORAGE,
 };
 pub use defects::{planted, write_conformance_fixtures, Planted};
+pub use deid::{deidentify, method_code, BASIC_PROFILE_REMOVALS};
 pub use demo::{
     remove_demo, write_demo, Defect, DefectKind, DemoSummary, SiteSummary, DEFECTS_FILE, DEMO_SEED,
 };
