@@ -319,12 +319,12 @@ impl Check for Independence {
 
             if self.pixels != "none" {
                 let mut exact = Seen::default();
-                let mut prints: Vec<(&str, &str, u64, [u8; 32])> = Vec::new();
+                let mut prints: Vec<Print> = Vec::new();
                 for (split, inst) in &linked {
                     match &inst.pixels {
                         Some(Ok(p)) => {
                             exact.add(hex::encode(&p.sha256[..8]), split, || inst.path.clone());
-                            prints.push((split, inst.path.as_str(), p.dhash, p.sha256));
+                            prints.push((split, inst.path.as_str(), p.dhash, p.sha256, p.dhash256));
                         }
                         Some(Err(e)) => {
                             undecided = true;
@@ -411,15 +411,14 @@ impl Check for Independence {
     }
 }
 
+/// (split, file, 64-bit difference hash, SHA-256 of the pixels, 256-bit difference hash).
+type Print<'a> = (&'a str, &'a str, u64, [u8; 32], [u64; 4]);
+
 /// Pairs of images from different splits whose difference hashes are at most `max` bits
 /// apart (and whose pixels are not identical, which is reported already). Candidates are
 /// found by the pigeonhole principle: two hashes within `max` bits agree exactly on at least
 /// one of `max + 1` disjoint bit blocks, so only images sharing a block are compared.
-fn near_duplicates(
-    prints: &[(&str, &str, u64, [u8; 32])],
-    max: u32,
-    out: &mut Vec<Finding>,
-) -> u64 {
+fn near_duplicates(prints: &[Print], max: u32, out: &mut Vec<Finding>) -> u64 {
     let blocks = (max + 1).min(64) as usize;
     let block = |h: u64, b: usize| -> (usize, u64) {
         let (lo, hi) = (b * 64 / blocks, (b + 1) * 64 / blocks);
@@ -441,7 +440,14 @@ fn near_duplicates(
         for (x, &i) in members.iter().enumerate() {
             for &j in &members[x + 1..] {
                 let (a, b) = (&prints[i], &prints[j]);
-                if a.0 != b.0 && a.3 != b.3 && (a.2 ^ b.2).count_ones() <= max {
+                // The coarse hash finds candidates; the fine one (four times the bits, four
+                // times the tolerance) confirms them, so flat images do not match by chance.
+                let fine: u32 =
+                    a.4.iter()
+                        .zip(&b.4)
+                        .map(|(x, y)| (x ^ y).count_ones())
+                        .sum();
+                if a.0 != b.0 && a.3 != b.3 && (a.2 ^ b.2).count_ones() <= max && fine <= 4 * max {
                     pairs.insert((i.min(j), i.max(j)));
                 }
             }
@@ -463,4 +469,31 @@ fn near_duplicates(
         ));
     }
     pairs.len() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_coarse_match_needs_fine_confirmation() {
+        let sha = |b: u8| [b; 32];
+        // Same 64-bit hash; fine hashes 0 bits apart, then 20 bits apart (> 4 x 4).
+        let prints = [
+            ("train", "a", 0xF0F0, sha(1), [0, 0, 0, 0]),
+            ("test", "b", 0xF0F0, sha(2), [0, 0, 0, 0]),
+            ("test", "c", 0xF0F1, sha(3), [0xFFFFF, 0, 0, 0]),
+        ];
+        let mut out = Vec::new();
+        assert_eq!(near_duplicates(&prints, 4, &mut out), 1);
+        assert!(out[0]
+            .message
+            .starts_with("a (train) and b (test) differ in 0"));
+        // Identical pixels are reported as such, not again as near duplicates.
+        let same = [
+            ("train", "a", 1, sha(1), [0; 4]),
+            ("test", "b", 1, sha(1), [0; 4]),
+        ];
+        assert_eq!(near_duplicates(&same, 4, &mut Vec::new()), 0);
+    }
 }

@@ -18,6 +18,9 @@ pub struct PixelPrint {
     /// Difference hash (Krawetz 2013): bit r*8+c is 1 when the mean of cell (r, c) of a 9x8
     /// grid over the frame exceeds the mean of cell (r, c+1).
     pub dhash: u64,
+    /// The same on a 17x16 grid (256 bits): confirms a near match of the coarse hash, which
+    /// flat or low-detail images share by chance.
+    pub dhash256: [u64; 4],
 }
 
 /// Decodes the first frame of a Part 10 file and fingerprints it.
@@ -53,26 +56,39 @@ pub fn fingerprint(bytes: &[u8]) -> Result<PixelPrint, String> {
         let i = (r * cols + c) * spp;
         values[i..i + spp].iter().sum::<f64>() / spp as f64
     };
+    let fine = dhash_bits(rows, cols, &grey, 16);
     Ok(PixelPrint {
         sha256: h.finalize().into(),
         dhash: dhash(rows, cols, grey),
+        dhash256: [fine[0], fine[1], fine[2], fine[3]],
     })
 }
 
-/// The 64-bit difference hash of a `rows` x `cols` image given by `grey`.
+/// The 64-bit difference hash of a `rows` x `cols` image given by `grey` (a 9x8 grid).
 pub fn dhash(rows: usize, cols: usize, grey: impl Fn(usize, usize) -> f64) -> u64 {
-    // Mean of each cell of a 9 (wide) x 8 (high) grid; every pixel belongs to exactly one
-    // cell, and a small image gives cells of one pixel or more by repetition.
-    let mut cells = [[0.0f64; 9]; 8];
-    for (r, row) in cells.iter_mut().enumerate() {
+    dhash_bits(rows, cols, &grey, 8)[0]
+}
+
+/// The difference hash on a (`side` + 1) x `side` grid of cell means: bit r*side+c is set when
+/// cell (r, c) is brighter than cell (r, c+1). Every pixel belongs to one cell; a small image
+/// gives cells of one pixel or more by repetition. `side`^2 bits, packed in u64 words.
+pub fn dhash_bits(
+    rows: usize,
+    cols: usize,
+    grey: &dyn Fn(usize, usize) -> f64,
+    side: usize,
+) -> Vec<u64> {
+    let (w, h) = (side + 1, side);
+    let mut cells = vec![0.0f64; w * h];
+    for r in 0..h {
         let (r0, r1) = (
-            r * rows / 8,
-            ((r + 1) * rows / 8).max(r * rows / 8 + 1).min(rows),
+            r * rows / h,
+            ((r + 1) * rows / h).max(r * rows / h + 1).min(rows),
         );
-        for (c, cell) in row.iter_mut().enumerate() {
+        for c in 0..w {
             let (c0, c1) = (
-                c * cols / 9,
-                ((c + 1) * cols / 9).max(c * cols / 9 + 1).min(cols),
+                c * cols / w,
+                ((c + 1) * cols / w).max(c * cols / w + 1).min(cols),
             );
             let mut sum = 0.0;
             let mut n = 0.0;
@@ -82,14 +98,15 @@ pub fn dhash(rows: usize, cols: usize, grey: impl Fn(usize, usize) -> f64) -> u6
                     n += 1.0;
                 }
             }
-            *cell = if n > 0.0 { sum / n } else { 0.0 };
+            cells[r * w + c] = if n > 0.0 { sum / n } else { 0.0 };
         }
     }
-    let mut bits = 0u64;
-    for (r, row) in cells.iter().enumerate() {
-        for c in 0..8 {
-            if row[c] > row[c + 1] {
-                bits |= 1 << (r * 8 + c);
+    let mut bits = vec![0u64; (side * side).div_ceil(64)];
+    for r in 0..h {
+        for c in 0..side {
+            if cells[r * w + c] > cells[r * w + c + 1] {
+                let i = r * side + c;
+                bits[i / 64] |= 1 << (i % 64);
             }
         }
     }

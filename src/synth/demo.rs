@@ -592,11 +592,17 @@ fn plant_defects(rng: &mut ChaCha8Rng, cases: &mut [Case]) -> Planted {
 }
 
 fn cases_csv(cases: &[Case]) -> Vec<u8> {
-    let mut out = String::from("case_id,label,patient_id,site,sex,age,study_instance_uid\n");
+    let mut out = String::from("case_id,label,patient_id,site,sex,age,study_instance_uid,split\n");
     for c in cases {
+        // The last site is held out as an external test set (see specs/data-audit.yaml).
+        let split = if c.site + 1 == SITES.len() {
+            "test"
+        } else {
+            "train"
+        };
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{split}",
             c.case_id,
             u8::from(c.label),
             c.patient_id,
