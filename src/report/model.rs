@@ -102,6 +102,10 @@ pub struct DataSummary {
     pub records: u64,
     /// DICOM: files that could not be read as DICOM.
     pub unreadable: u64,
+    /// DICOM: counts by modality, manufacturer, institution and SOP class, and of patients,
+    /// studies and series (the unreadable files are listed as findings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<crate::data::inventory::Inventory>,
 }
 
 /// A file and its content hash.

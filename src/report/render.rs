@@ -132,6 +132,22 @@ fn view(report: &Report) -> Value {
         for r in reqs {
             let findings = r["findings"].as_array().cloned().unwrap_or_default();
             r["findings_total"] = json!(findings.len());
+            // How many of each kind, in order of first appearance, before the list itself.
+            let mut by_code: Vec<(String, String, usize)> = Vec::new();
+            for f in &findings {
+                let (code, sev) = (
+                    f["code"].as_str().unwrap_or(""),
+                    f["severity"].as_str().unwrap_or(""),
+                );
+                match by_code.iter_mut().find(|(c, _, _)| c == code) {
+                    Some(e) => e.2 += 1,
+                    None => by_code.push((code.to_string(), sev.to_string(), 1)),
+                }
+            }
+            r["findings_by_code"] = json!(by_code
+                .iter()
+                .map(|(c, s, n)| json!({"code": c, "severity": s, "count": n}))
+                .collect::<Vec<_>>());
             r["findings_shown"] = json!(findings.iter().take(FINDINGS_SHOWN).collect::<Vec<_>>());
             r["findings_hidden"] = json!(findings.len().saturating_sub(FINDINGS_SHOWN));
             if let Some(ms) = r["measurements"].as_array_mut() {

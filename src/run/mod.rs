@@ -222,6 +222,11 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                             path: base,
                             records: ix.instances.len() as u64,
                             unreadable: ix.failures.len() as u64,
+                            inventory: Some({
+                                let mut inv = crate::data::inventory::Inventory::of(&ix);
+                                inv.unreadable.clear();
+                                inv
+                            }),
                         }),
                         item: Item::Data(
                             d.name.clone(),
@@ -264,6 +269,7 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                         path: rel(path),
                         records: t.len() as u64,
                         unreadable: 0,
+                        inventory: None,
                     })
                 });
                 Load {
@@ -296,6 +302,7 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                 path: rel(&m.predictions),
                 records: p.len() as u64,
                 unreadable: 0,
+                inventory: None,
             });
             Load {
                 item: Item::Model(m.name.clone(), item),
