@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::evidence::{Evidence, Finding, Measurement, Severity, Status};
 use super::{reference, Check, Context, DataSet, Names, Uses};
-use crate::data::dicom_index::{DicomIndex, Instance};
+use crate::data::dicom_index::Instance;
 use crate::data::table::CaseTable;
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::{Field, Ty};
@@ -232,21 +232,9 @@ impl Check for Independence {
         }
 
         if let Some(images) = &self.images {
-            let index: &DicomIndex = match cx.data.get(images) {
-                Some(DataSet::Dicom(d)) => match &d.value {
-                    Some(v) => v,
-                    None => return Evidence::error(method, d.findings.clone()),
-                },
-                _ => {
-                    return Evidence::error(
-                        method,
-                        vec![Finding::error(
-                            "missing-data",
-                            format!("no DICOM source `{images}` was loaded"),
-                            images.clone(),
-                        )],
-                    )
-                }
+            let index = match super::dicom_common::index(cx, images, &method) {
+                Ok(i) => i,
+                Err(e) => return e,
             };
             let Some(sc) = self.col(table, &self.study_column, &mut findings) else {
                 return Evidence::error(method, findings);
@@ -254,17 +242,9 @@ impl Check for Independence {
             let study_split: BTreeMap<&str, &str> = (0..table.len())
                 .map(|r| (table.get(r, sc), split_of(r)))
                 .collect();
-            for f in &index.failures {
-                undecided = true;
-                findings.push(Finding::warning(
-                    "unreadable-dicom",
-                    format!(
-                        "cannot be read as DICOM, so it was not compared: {}",
-                        f.reason
-                    ),
-                    f.path.clone(),
-                ));
-            }
+            // An unreadable file may hide a collision: not a failure, but no pass either.
+            undecided |= !index.failures.is_empty();
+            findings.extend(super::dicom_common::unreadable(index));
             let mut linked: Vec<(&str, &Instance)> = Vec::new();
             let mut unlinked = 0u64;
             for inst in &index.instances {
@@ -388,7 +368,10 @@ impl Check for Independence {
                 m
             })
             .collect();
-        let status = if findings.iter().any(|f| f.severity == Severity::Error) {
+        let status = if findings
+            .iter()
+            .any(|f| f.severity == Severity::Error && f.code != "unreadable-dicom")
+        {
             Status::Fail
         } else if undecided || splits.len() < 2 {
             if splits.len() < 2 {

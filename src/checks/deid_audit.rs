@@ -14,8 +14,8 @@ use dicom_object::DefaultDicomObject;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::evidence::{Evidence, Finding, Measurement, Severity, Status};
-use super::{reference, Check, Context, DataSet, Names, Uses};
+use super::evidence::{Evidence, Finding};
+use super::{reference, Check, Context, Names, Uses};
 use crate::data::dicom_index::InstanceAudit;
 use crate::data::dictionary::keyword;
 use crate::data::pseudonym::PseudonymKey;
@@ -580,72 +580,20 @@ impl Check for DeidAudit {
             if self.options.is_empty() { String::new() } else { format!(" and options {}", self.options.join(", ")) },
             if self.pixels_reviewed { "; burned-in text in high-risk images waived as reviewed outside attest" } else { "" }
         );
-        let index = match cx.data.get(&self.data) {
-            Some(DataSet::Dicom(d)) => match &d.value {
-                Some(v) => v,
-                None => return Evidence::error(method, d.findings.clone()),
-            },
-            _ => {
-                return Evidence::error(
-                    method,
-                    vec![Finding::error(
-                        "missing-data",
-                        format!("no DICOM data source `{}` was loaded", self.data),
-                        self.data.clone(),
-                    )],
-                )
-            }
+        let index = match super::dicom_common::index(cx, &self.data, &method) {
+            Ok(i) => i,
+            Err(e) => return e,
         };
-        let mut findings: Vec<Finding> = index
-            .failures
-            .iter()
-            .map(|f| {
-                Finding::error(
-                    "unreadable-dicom",
-                    format!(
-                        "cannot be read as DICOM, so it was not audited: {}",
-                        f.reason
-                    ),
-                    f.path.clone(),
-                )
-            })
-            .collect();
         let audit = index.audit_findings(&self.audit).unwrap_or(&[]);
-        findings.extend(audit.iter().cloned());
-        let failing: BTreeSet<&str> = audit
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .filter_map(|f| {
-                f.subject
-                    .as_deref()
-                    .map(|s| s.split(" (").next().unwrap_or(s))
-            })
-            .collect();
-        let n = index.instances.len() as u64;
-        let mut m = Measurement::new("deidentified_fraction", None);
-        m.n = n;
-        m.estimate = (n > 0).then(|| (n - failing.len() as u64) as f64 / n as f64);
+        // Free text that looks identifying needs a person's review: never a pass.
         let review = audit.iter().any(|f| f.code == "possible-phi");
-        if n == 0 {
-            findings.push(Finding::error(
-                "no-instances",
-                "no readable DICOM instance was found, so nothing could be audited",
-                self.data.clone(),
-            ));
-        }
-        let status = if !failing.is_empty() {
-            Status::Fail
-        } else if n == 0 || !index.failures.is_empty() || review {
-            Status::Inconclusive
-        } else {
-            Status::Pass
-        };
-        m.status = status;
-        Evidence {
-            status,
+        super::dicom_common::audit_evidence(
+            index,
+            audit,
+            &self.data,
             method,
-            measurements: vec![m],
-            findings,
-        }
+            "deidentified_fraction",
+            review,
+        )
     }
 }

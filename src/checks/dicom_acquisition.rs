@@ -8,8 +8,8 @@ use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 
 use super::evidence::{Evidence, Finding, Measurement, Severity, Status};
-use super::{reference, Check, Context, DataSet, Names, Uses};
-use crate::data::dicom_index::{DicomIndex, Instance};
+use super::{reference, Check, Context, Names, Uses};
+use crate::data::dicom_index::Instance;
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::{Field, Ty};
 use crate::spec::yaml::Node;
@@ -391,19 +391,9 @@ impl Check for Acquisition {
                 None => String::new(),
             }
         );
-        let index: &DicomIndex = match cx.data.get(&self.data) {
-            Some(DataSet::Dicom(d)) => match &d.value {
-                Some(v) => v,
-                None => return Evidence::error(method, d.findings.clone()),
-            },
-            _ => {
-                let f = Finding::error(
-                    "missing-data",
-                    format!("no DICOM data source `{}` was loaded", self.data),
-                    self.data.clone(),
-                );
-                return Evidence::error(method, vec![f]);
-            }
+        let index = match super::dicom_common::index(cx, &self.data, &method) {
+            Ok(i) => i,
+            Err(e) => return e,
         };
         let slot: Vec<usize> = EXTRA
             .iter()
@@ -413,20 +403,7 @@ impl Check for Acquisition {
                     .expect("the runner indexes every attribute a check uses")
             })
             .collect();
-        let mut findings: Vec<Finding> = index
-            .failures
-            .iter()
-            .map(|f| {
-                Finding::error(
-                    "unreadable-dicom",
-                    format!(
-                        "cannot be read as DICOM, so it was not checked: {}",
-                        f.reason
-                    ),
-                    f.path.clone(),
-                )
-            })
-            .collect();
+        let mut findings = super::dicom_common::unreadable(index);
         let mut conforming = 0u64;
         for inst in &index.instances {
             let v = self.envelope(inst, &slot);

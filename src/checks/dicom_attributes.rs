@@ -5,7 +5,7 @@
 use dicom_core::Tag;
 
 use super::evidence::{Evidence, Finding, Measurement, Status};
-use super::{reference, Check, Context, DataSet, Names, Uses};
+use super::{reference, Check, Context, Names, Uses};
 use crate::data::dictionary::check_keyword;
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::{Field, Ty};
@@ -314,31 +314,11 @@ impl Check for DicomAttributes {
             "every instance's header checked against {} attribute constraint(s)",
             self.rules.len()
         );
-        let index = match cx.data.get(&self.data) {
-            Some(DataSet::Dicom(d)) => match &d.value {
-                Some(v) => v,
-                None => return Evidence::error(method, d.findings.clone()),
-            },
-            _ => {
-                let f = Finding::error(
-                    "missing-data",
-                    format!("no DICOM data source `{}` was loaded", self.data),
-                    self.data.clone(),
-                );
-                return Evidence::error(method, vec![f]);
-            }
+        let index = match super::dicom_common::index(cx, &self.data, &method) {
+            Ok(i) => i,
+            Err(e) => return e,
         };
-        let mut findings = Vec::new();
-        for failure in &index.failures {
-            findings.push(Finding::error(
-                "unreadable-dicom",
-                format!(
-                    "cannot be read as DICOM, so it was not checked: {}",
-                    failure.reason
-                ),
-                failure.path.clone(),
-            ));
-        }
+        let mut findings = super::dicom_common::unreadable(index);
         let slots: Vec<usize> = self
             .rules
             .iter()

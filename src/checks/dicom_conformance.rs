@@ -13,8 +13,8 @@ use dicom_object::mem::InMemDicomObject;
 use dicom_object::DefaultDicomObject;
 use serde::Deserialize;
 
-use super::evidence::{Evidence, Finding, Measurement, Severity, Status};
-use super::{reference, Check, Context, DataSet, Names, Uses};
+use super::evidence::{Evidence, Finding, Severity};
+use super::{reference, Check, Context, Names, Uses};
 use crate::data::dicom_index::InstanceAudit;
 use crate::data::dictionary::{check_keyword, quotable, tag_of};
 use crate::data::pseudonym::PseudonymKey;
@@ -362,71 +362,20 @@ impl Check for Conformance {
         if !self.ignore.is_empty() {
             method.push_str(&format!("; waived: {}", self.ignore.join(", ")));
         }
-        let index = match cx.data.get(&self.data) {
-            Some(DataSet::Dicom(d)) => match &d.value {
-                Some(v) => v,
-                None => return Evidence::error(method, d.findings.clone()),
-            },
-            _ => {
-                let f = Finding::error(
-                    "missing-data",
-                    format!("no DICOM data source `{}` was loaded", self.data),
-                    self.data.clone(),
-                );
-                return Evidence::error(method, vec![f]);
-            }
+        let index = match super::dicom_common::index(cx, &self.data, &method) {
+            Ok(i) => i,
+            Err(e) => return e,
         };
-        let mut findings: Vec<Finding> = index
-            .failures
-            .iter()
-            .map(|f| {
-                Finding::error(
-                    "unreadable-dicom",
-                    format!(
-                        "cannot be read as DICOM, so it was not checked: {}",
-                        f.reason
-                    ),
-                    f.path.clone(),
-                )
-            })
-            .collect();
         let audit = index.audit_findings(&self.audit).unwrap_or(&[]);
-        findings.extend(audit.iter().cloned());
-        let n = index.instances.len() as u64;
-        let subjects_failing: std::collections::BTreeSet<&str> = audit
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .filter_map(|f| {
-                f.subject
-                    .as_deref()
-                    .map(|s| s.split(" (").next().unwrap_or(s))
-            })
-            .collect();
         let unsupported = audit.iter().any(|f| f.code == "unsupported-sop-class");
-        let mut m = Measurement::new("conforming_fraction", None);
-        m.n = n;
-        m.estimate = (n > 0).then(|| (n - subjects_failing.len() as u64) as f64 / n as f64);
-        if n == 0 {
-            findings.push(Finding::error(
-                "no-instances",
-                "no readable DICOM instance was found, so nothing could be checked",
-                self.data.clone(),
-            ));
-        }
-        let status = if !subjects_failing.is_empty() {
-            Status::Fail
-        } else if n == 0 || !index.failures.is_empty() || unsupported {
-            Status::Inconclusive
-        } else {
-            Status::Pass
-        };
-        m.status = status;
-        Evidence {
-            status,
+        super::dicom_common::audit_evidence(
+            index,
+            audit,
+            &self.data,
             method,
-            measurements: vec![m],
-            findings,
-        }
+            "conforming_fraction",
+            unsupported,
+        )
     }
 }
 

@@ -14,6 +14,7 @@ pub mod dataset_independence;
 pub mod deid_audit;
 pub mod dicom_acquisition;
 pub mod dicom_attributes;
+pub mod dicom_common;
 pub mod dicom_conformance;
 pub mod evidence;
 pub mod judge;
