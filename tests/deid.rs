@@ -211,3 +211,66 @@ fn forbidden_values_and_residual_phi_in_free_text() {
     );
     assert!(!req.to_string().to_lowercase().contains("smith"));
 }
+
+#[test]
+fn identities_left_under_z_never_pass() {
+    // Z allows a dummy, so the audit cannot prove a kept value is one; a person-name-shaped
+    // name, an ID of six digits or more and a date kept under Z are flagged for review, and
+    // the requirement is inconclusive, never pass.
+    let d = tempfile::tempdir().unwrap();
+    let mut obj = deidentified(&["113100"]);
+    obj.put(DataElement::new(
+        tags::PATIENT_NAME,
+        VR::PN,
+        PrimitiveValue::from("DOE^JOHN"),
+    ));
+    obj.put(DataElement::new(
+        tags::PATIENT_ID,
+        VR::LO,
+        PrimitiveValue::from("7781234"),
+    ));
+    obj.put(DataElement::new(
+        tags::PATIENT_BIRTH_DATE,
+        VR::DA,
+        PrimitiveValue::from("19700101"),
+    ));
+    let (code, req) = run(d.path(), &[("a.dcm", obj)], "");
+    assert_eq!((code, req["status"].as_str()), (1, Some("inconclusive")));
+    assert_eq!(
+        findings(&req),
+        vec![
+            "possible-phi a.dcm (PatientName)",
+            "possible-phi a.dcm (PatientID)",
+            "possible-phi a.dcm (PatientBirthDate)",
+        ]
+    );
+    let text = req.to_string();
+    assert!(!text.contains("DOE") && !text.contains("7781234") && !text.contains("19700101"));
+}
+
+#[test]
+fn attributes_after_pixel_data_are_audited() {
+    // A private block after Pixel Data (group 7FE1) holding a name: still found.
+    let d = tempfile::tempdir().unwrap();
+    let mut obj = deidentified(&["113100"]);
+    obj.put(DataElement::new(
+        Tag(0x7FE1, 0x0010),
+        VR::LO,
+        PrimitiveValue::from("VENDOR"),
+    ));
+    obj.put(DataElement::new(
+        Tag(0x7FE1, 0x1001),
+        VR::LO,
+        PrimitiveValue::from("Doe^John"),
+    ));
+    let (code, req) = run(d.path(), &[("a.dcm", obj)], "");
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings(&req),
+        vec![
+            "private-attribute a.dcm (7FE1,0010)",
+            "private-attribute a.dcm (7FE1,1001)",
+            "possible-phi a.dcm (7FE1,1001)",
+        ]
+    );
+}

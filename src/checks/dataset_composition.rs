@@ -365,17 +365,14 @@ impl Composition {
 fn parse_number(v: &str) -> Option<f64> {
     let v = v.trim();
     if let Ok(x) = v.parse::<f64>() {
-        return Some(x);
+        return x.is_finite().then_some(x);
     }
-    let (n, unit) = v.split_at(v.len().checked_sub(1)?);
-    let n: f64 = n.parse().ok()?;
-    match unit {
-        "Y" => Some(n),
-        "M" => Some(n / 12.0),
-        "W" => Some(n * 7.0 / 365.25),
-        "D" => Some(n / 365.25),
-        _ => None,
-    }
+    // Any other text (including non-ASCII such as `45岁`) is not a number.
+    let per_year = [('Y', 1.0), ('M', 12.0), ('W', 365.25 / 7.0), ('D', 365.25)];
+    per_year.iter().find_map(|&(unit, div)| {
+        let n: f64 = v.strip_suffix(unit)?.parse().ok()?;
+        n.is_finite().then_some(n / div)
+    })
 }
 
 impl Check for Composition {
@@ -483,18 +480,23 @@ impl Check for Composition {
                 ));
             }
         }
+        // Missing or unreadable values are shown as strata but are not distinct values.
+        let real = counts
+            .keys()
+            .filter(|k| {
+                !k.split(" / ")
+                    .any(|v| v == "(absent)" || v.starts_with("(not a number"))
+            })
+            .count();
         let mut distinct = Measurement::new("distinct_strata", None);
         distinct.n = total;
-        distinct.estimate = Some(counts.len() as f64);
+        distinct.estimate = Some(real as f64);
         distinct.status = Status::Pass;
-        if let Some(min) = self.min_distinct.filter(|&min| (counts.len() as u64) < min) {
+        if let Some(min) = self.min_distinct.filter(|&min| (real as u64) < min) {
             distinct.status = Status::Fail;
             findings.push(Finding::error(
                 "too-few-strata",
-                format!(
-                    "{} distinct values of {group_key}, fewer than the minimum {min}",
-                    counts.len()
-                ),
+                format!("{real} distinct values of {group_key}, fewer than the minimum {min}"),
                 group_key.clone(),
             ));
         }
@@ -534,6 +536,10 @@ mod tests {
         assert_eq!(parse_number("018M"), Some(1.5));
         assert_eq!(parse_number("62"), Some(62.0));
         assert_eq!(parse_number("abc"), None);
+        // Anything else is not a number, and never a panic.
+        assert_eq!(parse_number("45岁"), None);
+        assert_eq!(parse_number("NaN"), None);
+        assert_eq!(parse_number("Y"), None);
         let c = Composition {
             data: String::new(),
             by: vec![],

@@ -324,15 +324,25 @@ impl Audit {
                     format!("{file} ({path}/{name})")
                 }
             };
+            // The action Table E.1-1 gives this attribute under the declared options (private
+            // attributes have no row: they are handled here).
+            let mut action = None;
             if tag.group() % 2 == 1 {
-                if !self.options.contains("retain_safe_private") {
+                if self.options.contains("retain_safe_private") {
+                    // E.3.10 keeps only attributes on a safe list (creator and element); no
+                    // such list is declared here, so keeping them cannot be verified.
+                    out.push(Finding::warning(
+                        "private-not-verified",
+                        format!("private attribute {tag} is kept under Retain Safe Private, which needs a safe list that attest cannot check yet: review it"),
+                        at(),
+                    ));
+                } else {
                     out.push(Finding::error(
                         "private-attribute",
                         format!("private attribute {tag} is present; the Basic Profile removes private attributes unless Retain Safe Private is declared"),
                         at(),
                     ));
                 }
-                continue;
             }
             let empty = match e.value() {
                 DicomValue::Sequence(s) => s.items().is_empty(),
@@ -341,29 +351,33 @@ impl Audit {
                     .map(|b| b.iter().all(|&c| c == b' ' || c == 0))
                     .unwrap_or(true),
             };
-            if let Some(row) = r.row(tag) {
-                let action = self.action(row);
-                let rule = format!("Table E.1-1: {} → {action}", row.name);
-                match (action, empty) {
+            if let Some(row) = r.row(tag).filter(|_| tag.group() % 2 == 0) {
+                let a = self.action(row);
+                action = Some(a);
+                let rule = || format!("Table E.1-1: {} → {a}", row.name);
+                match (a, empty) {
                     ("X", _) => out.push(Finding::error(
                         "attribute-not-removed",
-                        format!("{name} is present; {rule} (remove)"),
+                        format!("{name} is present; {} (remove)", rule()),
                         at(),
                     )),
                     ("X/Z", false) => out.push(Finding::error(
                         "attribute-not-removed",
-                        format!("{name} has a value; {rule} (remove or empty)"),
+                        format!("{name} has a value; {} (remove or empty)", rule()),
                         at(),
                     )),
-                    ("D", true) => out.push(Finding::warning(
+                    ("D", true) => out.push(Finding::error(
                         "dummy-missing",
-                        format!("{name} is empty; {rule} (replace with a non-empty dummy)"),
+                        format!(
+                            "{name} is empty; {} (replace with a non-empty dummy)",
+                            rule()
+                        ),
                         at(),
                     )),
                     _ => {}
                 }
                 // A removed sequence is not looked into: its finding covers its content.
-                if action == "X" {
+                if a == "X" {
                     continue;
                 }
             }
@@ -378,7 +392,7 @@ impl Audit {
                         self.check_set(item, &sub, file, key, out);
                     }
                 }
-                v => self.scan_text(e.vr(), v, &name, &at(), key, out),
+                v => self.scan_text(e.vr(), v, &name, &at(), action, key, out),
             }
         }
     }
@@ -390,6 +404,7 @@ impl Audit {
         v: &DicomValue<InMemDicomObject, dicom_object::mem::InMemFragment>,
         name: &str,
         at: &str,
+        action: Option<&str>,
         key: &PseudonymKey,
         out: &mut Vec<Finding>,
     ) {
@@ -405,9 +420,20 @@ impl Audit {
         if text.is_empty() {
             return;
         }
-        // Free text only: SH values are mostly codes (Code Value 113100 is not an identifier),
-        // and the identifying SH attributes have rows of their own in Table E.1-1.
-        if matches!(vr, VR::LO | VR::LT | VR::ST | VR::UT | VR::UC) {
+        // What a de-identifier may have left in place: free text anywhere, and any value of
+        // an attribute Table E.1-1 names (a name, ID or date under Z, D, U, C) unless an
+        // option keeps it. SH values elsewhere are mostly codes (Code Value 113100 is not an
+        // identifier) and are not scanned.
+        let tabled = action.is_some_and(|a| a != "K");
+        let free_text = matches!(vr, VR::LO | VR::LT | VR::ST | VR::UT | VR::UC);
+        if matches!(vr, VR::DA | VR::DT) && tabled {
+            // A date the profile empties or replaces: a dummy cannot be told from a real date.
+            out.push(Finding::warning(
+                "possible-phi",
+                format!("{name} holds a date that Table E.1-1 requires emptied or replaced (value withheld; confirm it is a dummy)"),
+                at.to_string(),
+            ));
+        } else if free_text || (tabled && matches!(vr, VR::PN | VR::SH | VR::LO)) {
             if let Some((what, _)) = self.patterns.iter().find(|(_, re)| re.is_match(text)) {
                 out.push(Finding::warning(
                     "possible-phi",
@@ -461,7 +487,8 @@ fn text_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
 fn high_risk(sop_class: &str) -> bool {
     sop_class.starts_with("1.2.840.10008.5.1.4.1.1.6.")
         || sop_class == "1.2.840.10008.5.1.4.1.1.3.1"
-        || sop_class.starts_with("1.2.840.10008.5.1.4.1.1.7")
+        || sop_class == "1.2.840.10008.5.1.4.1.1.7"
+        || sop_class.starts_with("1.2.840.10008.5.1.4.1.1.7.")
         || sop_class.starts_with("1.2.840.10008.5.1.4.1.1.77.1.1")
         || sop_class.starts_with("1.2.840.10008.5.1.4.1.1.77.1.4")
 }
@@ -586,7 +613,9 @@ impl Check for DeidAudit {
         };
         let audit = index.audit_findings(&self.audit).unwrap_or(&[]);
         // Free text that looks identifying needs a person's review: never a pass.
-        let review = audit.iter().any(|f| f.code == "possible-phi");
+        let review = audit
+            .iter()
+            .any(|f| f.code == "possible-phi" || f.code == "private-not-verified");
         super::dicom_common::audit_evidence(
             index,
             audit,

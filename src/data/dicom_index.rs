@@ -269,11 +269,12 @@ fn read_one(path: &Path, rel: &str, key: &PseudonymKey, opts: &IndexOptions) -> 
             }
             inst
         });
-    // Audits see the whole header, parsed once more as a complete object (only when asked).
+    // Audits see the whole file, parsed once more as a complete object (only when asked):
+    // attributes after Pixel Data (trailing private blocks, padding) are audited too.
     let found = if opts.audits.is_empty() || result.is_err() {
         Vec::new()
     } else {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| parse_header(&bytes))) {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| parse_full(&bytes))) {
             Ok(Ok(obj)) => opts
                 .audits
                 .iter()
@@ -434,6 +435,16 @@ pub(crate) fn part10_body(bytes: &[u8]) -> Result<&[u8], String> {
 /// What reading one file gives: its manifest entry, its record (or why there is none), and
 /// the findings of each audit.
 type FileResult = (FileEntry, Result<Instance, String>, Vec<Vec<Finding>>);
+
+/// Parses a whole Part 10 file as an object, Pixel Data and what follows it included.
+pub fn parse_full(bytes: &[u8]) -> Result<DefaultDicomObject, String> {
+    let body = part10_body(bytes)?;
+    OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Never)
+        .read_all()
+        .from_reader(body)
+        .map_err(|e| error_chain(&e))
+}
 
 /// Parses a Part 10 file's meta group and data set up to Pixel Data, as a whole object.
 pub fn parse_header(bytes: &[u8]) -> Result<DefaultDicomObject, String> {

@@ -26,7 +26,8 @@ pub fn vr_of(tag: Tag) -> Option<dicom_core::VR> {
     StandardDataDictionary.by_tag(tag).map(|e| e.vr.relaxed())
 }
 
-/// Values of these VRs are codes, numbers or UIDs, and may be quoted in findings; other
+/// Values of these VRs are codes and numbers, and may be quoted in findings (UIDs are not:
+/// Annex E replaces them because they can link data to a person); other
 /// values may identify a person (PS3.15 Annex E) and are withheld unless listed as safe.
 pub fn quotable(keyword: &str, tag: Tag) -> bool {
     const SAFE_TEXT: &[&str] = &[
@@ -35,13 +36,10 @@ pub fn quotable(keyword: &str, tag: Tag) -> bool {
         "ConvolutionKernel",
         "BodyPartExamined",
         "SoftwareVersions",
-        "ProtocolName",
     ];
     matches!(
         vr_of(tag),
-        Some(
-            VR::CS | VR::DS | VR::IS | VR::UI | VR::US | VR::UL | VR::SS | VR::SL | VR::FL | VR::FD
-        )
+        Some(VR::CS | VR::DS | VR::IS | VR::US | VR::UL | VR::SS | VR::SL | VR::FL | VR::FD)
     ) || SAFE_TEXT.contains(&keyword)
 }
 
@@ -103,7 +101,8 @@ pub fn identifying(keyword: &str, tag: Tag) -> bool {
         "CountryOfResidence",
         "PatientInsurancePlanCodeSequence",
     ];
-    KEYWORDS.contains(&keyword) || vr_of(tag) == Some(dicom_core::VR::PN)
+    KEYWORDS.contains(&keyword)
+        || matches!(vr_of(tag), Some(VR::PN | VR::DA | VR::DT | VR::TM | VR::UI))
 }
 
 /// Case-table columns that by their name hold identifiers of people.

@@ -60,6 +60,17 @@ pub fn deidentify(obj: &mut FileDicomObject<InMemDicomObject>, codes: &[&str]) {
     for t in private {
         obj.remove_element(t);
     }
+    // Dates (Z, X/D, Z/D in Table E.1-1 without a date option) emptied; Operators' Name
+    // (X/Z/D) removed.
+    let dates: Vec<(Tag, VR)> = obj
+        .iter()
+        .filter(|e| matches!(e.vr(), VR::DA | VR::DT))
+        .map(|e| (e.header().tag, e.vr()))
+        .collect();
+    for (t, vr) in dates {
+        obj.put(DataElement::new(t, vr, PrimitiveValue::from("")));
+    }
+    obj.remove_element(tags::OPERATORS_NAME);
     // Z: zero length or a dummy.
     obj.put(DataElement::new(
         tags::PATIENT_NAME,
