@@ -392,7 +392,7 @@ impl Audit {
                         self.check_set(item, &sub, file, key, out);
                     }
                 }
-                v => self.scan_text(e.vr(), v, &name, &at(), action, key, out),
+                _ => self.scan_text(e, &name, &at(), action, key, out),
             }
         }
     }
@@ -400,14 +400,14 @@ impl Audit {
     /// Residual-PHI patterns in free text, and forbidden values anywhere in text.
     fn scan_text(
         &self,
-        vr: VR,
-        v: &DicomValue<InMemDicomObject, dicom_object::mem::InMemFragment>,
+        e: &dicom_object::mem::InMemElement,
         name: &str,
         at: &str,
         action: Option<&str>,
         key: &PseudonymKey,
         out: &mut Vec<Finding>,
     ) {
+        let (vr, v) = (e.vr(), e.value());
         let textual = matches!(
             vr,
             VR::PN | VR::LO | VR::SH | VR::LT | VR::ST | VR::UT | VR::UC | VR::CS | VR::DA | VR::AE
