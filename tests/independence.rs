@@ -194,6 +194,29 @@ fn without_near_matching_the_shifted_image_passes_and_uids_are_distinct() {
 }
 
 #[test]
+fn a_study_listed_for_two_splits_is_found_in_the_table() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("dicom")).unwrap();
+    // Two cases, one study UID, train and test: a collision even without any image.
+    std::fs::write(
+        d.path().join("cases.csv"),
+        "case_id,label,patient_id,site,split,study_instance_uid\na,1,P1,X,train,1.2.3\nb,1,P2,Y,test,1.2.3\n",
+    )
+    .unwrap();
+    let (code, req) = run(d.path(), "    images: images\n");
+    assert_eq!(code, 1);
+    assert_eq!(codes(&req), vec!["shared-study"]);
+    let f = &req["findings"][0];
+    assert!(f["message"]
+        .as_str()
+        .unwrap()
+        .contains("test (case b) and train (case a)"));
+    // The UID is named by keyed pseudonym, never in clear.
+    assert!(f["subject"].as_str().unwrap().starts_with("U-"));
+    assert!(!req.to_string().contains("1.2.3"));
+}
+
+#[test]
 fn a_single_split_is_inconclusive() {
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir(d.path().join("dicom")).unwrap();

@@ -109,6 +109,17 @@ impl<'a> Seen<'a> {
 
     /// One finding per key seen in more than one split, naming every side.
     fn findings(&self, code: &str, what: &str, out: &mut Vec<Finding>) -> u64 {
+        self.findings_keyed(code, what, &|k| k.to_string(), out)
+    }
+
+    /// As `findings`, with the subject made from the key by `subject` (e.g. a pseudonym).
+    fn findings_keyed(
+        &self,
+        code: &str,
+        what: &str,
+        subject: &dyn Fn(&str) -> String,
+        out: &mut Vec<Finding>,
+    ) -> u64 {
         let mut n = 0;
         for (key, sides) in self.map.iter().filter(|(_, s)| s.len() > 1) {
             n += 1;
@@ -119,7 +130,7 @@ impl<'a> Seen<'a> {
             out.push(Finding::error(
                 code,
                 format!("{what} in {}", sides.join(" and ")),
-                key.clone(),
+                subject(key),
             ));
         }
         n
@@ -239,6 +250,28 @@ impl Check for Independence {
             let Some(sc) = self.col(table, &self.study_column, &mut findings) else {
                 return Evidence::error(method, findings);
             };
+            // A study listed for cases of two splits is itself a collision, whatever the images.
+            let mut table_studies = Seen::default();
+            for r in 0..table.len() {
+                table_studies.add(table.get(r, sc).to_string(), split_of(r), || {
+                    format!("case {}", table.id(r))
+                });
+            }
+            let uid_key = |uid: &str| {
+                cx.key.as_ref().map_or_else(
+                    || "U-?".to_string(),
+                    |k| k.pseudonym(uid).replacen("P-", "U-", 1),
+                )
+            };
+            counts.insert(
+                "shared_table_studies",
+                table_studies.findings_keyed(
+                    "shared-study",
+                    "the same StudyInstanceUID listed for cases",
+                    &uid_key,
+                    &mut findings,
+                ),
+            );
             let study_split: BTreeMap<&str, &str> = (0..table.len())
                 .map(|r| (table.get(r, sc), split_of(r)))
                 .collect();
@@ -284,17 +317,33 @@ impl Check for Independence {
                 ),
             );
             // A study in two splits can only come from two table rows with one study UID.
+            // UIDs are named by keyed pseudonym (U-…), never in clear.
             counts.insert(
                 "shared_studies",
-                studies.findings("shared-study", "the same StudyInstanceUID", &mut findings),
+                studies.findings_keyed(
+                    "shared-study",
+                    "the same StudyInstanceUID",
+                    &uid_key,
+                    &mut findings,
+                ),
             );
             counts.insert(
                 "shared_series",
-                series.findings("shared-series", "the same SeriesInstanceUID", &mut findings),
+                series.findings_keyed(
+                    "shared-series",
+                    "the same SeriesInstanceUID",
+                    &uid_key,
+                    &mut findings,
+                ),
             );
             counts.insert(
                 "shared_instances",
-                sops.findings("shared-instance", "the same SOPInstanceUID", &mut findings),
+                sops.findings_keyed(
+                    "shared-instance",
+                    "the same SOPInstanceUID",
+                    &uid_key,
+                    &mut findings,
+                ),
             );
 
             if self.pixels != "none" {
@@ -402,6 +451,19 @@ type Print<'a> = (&'a str, &'a str, u64, [u8; 32], [u64; 4]);
 /// found by the pigeonhole principle: two hashes within `max` bits agree exactly on at least
 /// one of `max + 1` disjoint bit blocks, so only images sharing a block are compared.
 fn near_duplicates(prints: &[Print], max: u32, out: &mut Vec<Finding>) -> u64 {
+    // A frame too uniform to have a difference hash (almost all cells equal) matches every
+    // other uniform frame: such frames are not compared, and are counted.
+    let informative = |p: &Print| p.4.iter().map(|w| w.count_ones()).sum::<u32>() >= 8;
+    let skipped = prints.iter().filter(|p| !informative(p)).count();
+    if skipped > 0 {
+        out.push(Finding::new(
+            "uniform-images",
+            Severity::Info,
+            format!("{skipped} image(s) too uniform for a difference hash were not compared for near duplicates (identical copies are still found)"),
+            Some("pixel data".to_string()),
+        ));
+    }
+    let prints: Vec<&Print> = prints.iter().filter(|p| informative(p)).collect();
     let blocks = (max + 1).min(64) as usize;
     let block = |h: u64, b: usize| -> (usize, u64) {
         let (lo, hi) = (b * 64 / blocks, (b + 1) * 64 / blocks);
@@ -422,7 +484,7 @@ fn near_duplicates(prints: &[Print], max: u32, out: &mut Vec<Finding>) -> u64 {
     for members in buckets.values() {
         for (x, &i) in members.iter().enumerate() {
             for &j in &members[x + 1..] {
-                let (a, b) = (&prints[i], &prints[j]);
+                let (a, b) = (prints[i], prints[j]);
                 // The coarse hash finds candidates; the fine one (four times the bits, four
                 // times the tolerance) confirms them, so flat images do not match by chance.
                 let fine: u32 =
@@ -437,7 +499,7 @@ fn near_duplicates(prints: &[Print], max: u32, out: &mut Vec<Finding>) -> u64 {
         }
     }
     for &(i, j) in &pairs {
-        let (a, b) = (&prints[i], &prints[j]);
+        let (a, b) = (prints[i], prints[j]);
         out.push(Finding::error(
             "near-duplicate-image",
             format!(
@@ -461,11 +523,11 @@ mod tests {
     #[test]
     fn a_coarse_match_needs_fine_confirmation() {
         let sha = |b: u8| [b; 32];
-        // Same 64-bit hash; fine hashes 0 bits apart, then 20 bits apart (> 4 x 4).
+        // Same 64-bit hash; fine hashes 0 bits apart, then 32 bits apart (> 4 x 4).
         let prints = [
-            ("train", "a", 0xF0F0, sha(1), [0, 0, 0, 0]),
-            ("test", "b", 0xF0F0, sha(2), [0, 0, 0, 0]),
-            ("test", "c", 0xF0F1, sha(3), [0xFFFFF, 0, 0, 0]),
+            ("train", "a", 0xF0F0, sha(1), [0xFFFF, 0, 0, 0]),
+            ("test", "b", 0xF0F0, sha(2), [0xFFFF, 0, 0, 0]),
+            ("test", "c", 0xF0F1, sha(3), [0xFFFF_FFFF_0000, 0, 0, 0]),
         ];
         let mut out = Vec::new();
         assert_eq!(near_duplicates(&prints, 4, &mut out), 1);
@@ -474,9 +536,17 @@ mod tests {
             .starts_with("a (train) and b (test) differ in 0"));
         // Identical pixels are reported as such, not again as near duplicates.
         let same = [
-            ("train", "a", 1, sha(1), [0; 4]),
-            ("test", "b", 1, sha(1), [0; 4]),
+            ("train", "a", 1, sha(1), [0xFFFF, 0, 0, 0]),
+            ("test", "b", 1, sha(1), [0xFFFF, 0, 0, 0]),
         ];
         assert_eq!(near_duplicates(&same, 4, &mut Vec::new()), 0);
+        // Uniform frames (hash all zero) match each other by chance: not compared, counted.
+        let flat = [
+            ("train", "a", 0, sha(1), [0; 4]),
+            ("test", "b", 0, sha(2), [0; 4]),
+        ];
+        let mut out = Vec::new();
+        assert_eq!(near_duplicates(&flat, 4, &mut out), 0);
+        assert_eq!(out[0].code, "uniform-images");
     }
 }

@@ -57,15 +57,19 @@ pub fn audit_evidence(
 ) -> Evidence {
     let mut findings = unreadable(index);
     findings.extend(audit.iter().cloned());
-    // Findings name "file (attribute)": the file is the instance.
+    // Findings name "file" or "file (attribute)": the file is the instance. The attribute
+    // part is split off at the last " (" of a subject ending in ")", so file names that hold
+    // parentheses themselves stay whole.
     let failing: BTreeSet<&str> = audit
         .iter()
         .filter(|f| f.severity == Severity::Error)
-        .filter_map(|f| {
-            f.subject
-                .as_deref()
-                .map(|s| s.split(" (").next().unwrap_or(s))
-        })
+        .filter_map(|f| f.subject.as_deref())
+        .map(
+            |s| match s.strip_suffix(')').and_then(|t| t.rsplit_once(" (")) {
+                Some((file, _)) => file,
+                None => s,
+            },
+        )
         .collect();
     let n = index.instances.len() as u64;
     let mut m = Measurement::new(metric, None);
