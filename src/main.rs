@@ -244,7 +244,7 @@ fn cmd_explain(check: Option<&str>) -> u8 {
         None => {
             println!("Check kinds (attest explain <kind> for the documentation):");
             for k in registry::KINDS {
-                println!("  {:<18} {}", k.name, k.summary);
+                println!("  {:<21} {}", k.name, k.summary);
             }
             0
         }
