@@ -145,3 +145,48 @@ fn a_requirement_without_constraint_is_refused() {
         .code(2)
         .stderr(predicates::str::contains("error[no-constraint]"));
 }
+
+#[test]
+fn echoes_at_the_same_positions_are_separate_stacks() {
+    // A two-echo series: every position holds one slice per echo. Per echo the stack is
+    // regular (0, 1.25, 2.5); taken together every position would look duplicated.
+    let d = tempfile::tempdir().unwrap();
+    let dicom = d.path().join("dicom");
+    for (i, (z, echo)) in [
+        (0.0, "1"),
+        (1.25, "1"),
+        (2.5, "1"),
+        (0.0, "2"),
+        (1.25, "2"),
+        (2.5, "2"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut inst = CtInstance::new(1, "me");
+        inst.sop_instance_uid = attest::synth::synthetic_uid(1, &format!("me/{i}"));
+        inst.image_position_patient = [-5.6, -5.6, *z];
+        let mut obj = inst.to_object().unwrap();
+        obj.put(dicom_core::DataElement::new(
+            dicom_dictionary_std::tags::ECHO_NUMBERS,
+            dicom_core::VR::IS,
+            dicom_core::PrimitiveValue::from(*echo),
+        ));
+        std::fs::create_dir_all(dicom.join("me")).unwrap();
+        std::fs::write(
+            dicom.join("me").join(format!("{}.dcm", i + 1)),
+            attest::synth::encode(&obj).unwrap(),
+        )
+        .unwrap();
+    }
+    let (code, req) = run("    geometry: {}\n", d.path());
+    assert_eq!(
+        (code, req["status"].as_str()),
+        (0, Some("pass")),
+        "{:?}",
+        findings(&req)
+    );
+    // Two stacks, both sound.
+    assert_eq!(req["measurements"][1]["n"], 2);
+    assert_eq!(req["measurements"][1]["estimate"], 1.0);
+}

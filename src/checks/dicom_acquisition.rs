@@ -73,11 +73,23 @@ pub const PARAMS: &[Field] = &[
 ];
 
 /// Extra attributes read per instance, in this order.
-const EXTRA: [Tag; 4] = [
+const EXTRA: [Tag; 7] = [
     tags::PIXEL_SPACING,
     tags::CONVOLUTION_KERNEL,
     tags::IMAGE_POSITION_PATIENT,
     tags::IMAGE_ORIENTATION_PATIENT,
+    // A series may hold several stacks at the same positions (echoes, b-values, phases):
+    // geometry is checked per stack. Acquisition Number is not used: sequential CT scanners
+    // number every rotation, which would split a series into stacks of one and hide gaps.
+    tags::ECHO_NUMBERS,
+    tags::DIFFUSION_B_VALUE,
+    tags::TEMPORAL_POSITION_IDENTIFIER,
+];
+/// Names of the stack attributes of `EXTRA` (slots 4 to 6), for messages.
+const STACK: [&str; 3] = [
+    "EchoNumbers",
+    "DiffusionBValue",
+    "TemporalPositionIdentifier",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -232,7 +244,13 @@ impl Acquisition {
             &self.pixel_spacing,
             numbers(inst.extra[slot[0]].as_deref()),
         );
-        range("KVP", &self.kvp, inst.kvp.map(|x| vec![x]));
+        // kVp exists for X-ray modalities only (an MR instance has none to check).
+        if matches!(
+            inst.modality.as_str(),
+            "CT" | "CR" | "DX" | "MG" | "XA" | "RF" | "IO" | "PX"
+        ) {
+            range("KVP", &self.kvp, inst.kvp.map(|x| vec![x]));
+        }
         let mut allowed = |name: &str, list: &Option<Vec<String>>, value: Option<&str>| {
             let Some(list) = list else { return };
             match value.filter(|v| !v.is_empty()) {
@@ -270,7 +288,7 @@ impl Acquisition {
         (tol, otol): (f64, f64),
     ) -> Vec<Finding> {
         let mut findings = Vec::new();
-        let subject = series_subject(members);
+        let subject = series_subject(members, slot);
         let mut points = Vec::new();
         for inst in members {
             let ipp = numbers(inst.extra[slot[2]].as_deref()).filter(|v| v.len() == 3);
@@ -365,9 +383,29 @@ impl Acquisition {
 }
 
 /// A series named by its folder and first file (UIDs are not shown in reports).
-fn series_subject(members: &[&Instance]) -> String {
+fn series_subject(members: &[&Instance], slot: &[usize]) -> String {
     let first = members.first().map_or("", |i| i.path.as_str());
-    format!("series of {first} ({} instances)", members.len())
+    // The stack within the series, when the series has one (e.g. "EchoNumbers=2").
+    let stack: Vec<String> = members
+        .first()
+        .map(|i| {
+            (4..7)
+                .filter_map(|k| {
+                    let v = i.extra[slot[k]].as_deref().filter(|v| !v.is_empty())?;
+                    Some(format!("{}={v}", STACK[k - 4]))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if stack.is_empty() {
+        format!("series of {first} ({} instances)", members.len())
+    } else {
+        format!(
+            "series of {first}, {} ({} instances)",
+            stack.join(", "),
+            members.len()
+        )
+    }
 }
 
 impl Check for Acquisition {
@@ -419,10 +457,14 @@ impl Check for Acquisition {
         let mut measurements = vec![m];
         let mut unchecked = 0;
         if let Some(tol) = self.geometry {
-            let mut series: BTreeMap<&str, Vec<&Instance>> = BTreeMap::new();
+            // One stack per series and combination of echo, b-value, phase and acquisition.
+            let mut series: BTreeMap<(&str, Vec<&str>), Vec<&Instance>> = BTreeMap::new();
             for inst in &index.instances {
+                let stack: Vec<&str> = (4..7)
+                    .map(|i| inst.extra[slot[i]].as_deref().unwrap_or(""))
+                    .collect();
                 series
-                    .entry(inst.series_uid.as_str())
+                    .entry((inst.series_uid.as_str(), stack))
                     .or_default()
                     .push(inst);
             }

@@ -247,31 +247,34 @@ impl Audit {
                     .map(|s| s.trim_matches([' ', '\0', '\\']).is_empty())
                     .unwrap_or(false),
             });
-            let where_ = format!("Type {} in the {} module (PS3.3)", r.kind, r.module);
+            // Built only when a finding is made: this runs for every attribute of every file.
+            let where_ = || format!("Type {} in the {} module (PS3.3)", r.kind, r.module);
             match (r.kind.as_str(), e.is_some(), empty) {
                 ("1", false, _) => out.push(Finding::error(
                     "missing-type1",
-                    format!("{} is absent; {where_}", r.keyword),
+                    format!("{} is absent; {}", r.keyword, where_()),
                     at(&r.keyword),
                 )),
                 ("1", true, true) => out.push(Finding::error(
                     "empty-type1",
-                    format!("{} is empty; {where_}", r.keyword),
+                    format!("{} is empty; {}", r.keyword, where_()),
                     at(&r.keyword),
                 )),
                 ("1C", true, true) => out.push(Finding::error(
                     "empty-type1",
                     format!(
-                        "{} is present but empty; {where_} requires a value when present",
-                        r.keyword
+                        "{} is present but empty; {} requires a value when present",
+                        r.keyword,
+                        where_()
                     ),
                     at(&r.keyword),
                 )),
                 ("2", false, _) => out.push(Finding::error(
                     "missing-type2",
                     format!(
-                        "{} is absent; {where_} (it may be empty, not absent)",
-                        r.keyword
+                        "{} is absent; {} (it may be empty, not absent)",
+                        r.keyword,
+                        where_()
                     ),
                     at(&r.keyword),
                 )),
