@@ -258,10 +258,7 @@ impl Check for Classification {
         Uses {
             data: vec![self.truth.clone()],
             models: vec![self.model.clone()],
-            dicom_attributes: Vec::new(),
-            pixels: Vec::new(),
-            audits: Vec::new(),
-            files: Vec::new(),
+            ..Uses::default()
         }
     }
 

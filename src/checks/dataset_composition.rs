@@ -379,11 +379,8 @@ impl Check for Composition {
     fn uses(&self) -> Uses {
         Uses {
             data: vec![self.data.clone()],
-            models: Vec::new(),
             dicom_attributes: self.tags.iter().map(|t| (self.data.clone(), *t)).collect(),
-            pixels: Vec::new(),
-            audits: Vec::new(),
-            files: Vec::new(),
+            ..Uses::default()
         }
     }
 

@@ -160,15 +160,12 @@ impl Check for Independence {
         data.extend(self.images.clone());
         Uses {
             data,
-            models: Vec::new(),
-            dicom_attributes: Vec::new(),
             pixels: if self.pixels == "none" {
                 Vec::new()
             } else {
                 self.images.clone().into_iter().collect()
             },
-            audits: Vec::new(),
-            files: Vec::new(),
+            ..Uses::default()
         }
     }
 

@@ -15,7 +15,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use super::evidence::{Evidence, Finding};
-use super::{reference, Check, Context, Names, Uses};
+use super::{Check, Context, Names, Uses};
 use crate::data::dicom_index::InstanceAudit;
 use crate::data::dictionary::keyword;
 use crate::data::pseudonym::PseudonymKey;
@@ -171,15 +171,7 @@ pub struct DeidAudit {
 
 pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Box<dyn Check>> {
     let before = out.len();
-    let data = node.get("data")?.as_str()?.to_string();
-    reference(
-        node,
-        "data",
-        &data,
-        &names.dicom,
-        "a DICOM data source (`dicom:`) in `data:`",
-        out,
-    );
+    let data = super::dicom_common::dicom_source(node, names, out)?;
     let options: Vec<String> = node
         .get("options")
         .and_then(Node::as_seq)
@@ -592,11 +584,9 @@ impl Check for DeidAudit {
     fn uses(&self) -> Uses {
         Uses {
             data: vec![self.data.clone()],
-            models: Vec::new(),
-            dicom_attributes: Vec::new(),
-            pixels: Vec::new(),
             audits: vec![(self.data.clone(), self.audit.clone())],
             files: self.forbidden.iter().cloned().collect(),
+            ..Uses::default()
         }
     }
 

@@ -8,7 +8,7 @@ use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 
 use super::evidence::{Evidence, Finding, Measurement, Severity, Status};
-use super::{reference, Check, Context, Names, Uses};
+use super::{Check, Context, Names, Uses};
 use crate::data::dicom_index::Instance;
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::{Field, Ty};
@@ -113,15 +113,7 @@ pub struct Acquisition {
 
 pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Box<dyn Check>> {
     let before = out.len();
-    let data = node.get("data")?.as_str()?.to_string();
-    reference(
-        node,
-        "data",
-        &data,
-        &names.dicom,
-        "a DICOM data source (`dicom:`) in `data:`",
-        out,
-    );
+    let data = super::dicom_common::dicom_source(node, names, out)?;
     let range = |k: &str| -> Option<Range> {
         let n = node.get(k)?;
         Some(Range {
@@ -412,11 +404,8 @@ impl Check for Acquisition {
     fn uses(&self) -> Uses {
         Uses {
             data: vec![self.data.clone()],
-            models: Vec::new(),
             dicom_attributes: EXTRA.iter().map(|t| (self.data.clone(), *t)).collect(),
-            pixels: Vec::new(),
-            audits: Vec::new(),
-            files: Vec::new(),
+            ..Uses::default()
         }
     }
 

@@ -5,7 +5,7 @@
 use dicom_core::Tag;
 
 use super::evidence::{Evidence, Finding, Measurement, Status};
-use super::{reference, Check, Context, Names, Uses};
+use super::{Check, Context, Names, Uses};
 use crate::data::dictionary::check_keyword;
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::{Field, Ty};
@@ -91,15 +91,7 @@ fn want(n: &Node) -> Option<Want> {
 
 pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Box<dyn Check>> {
     let before = out.len();
-    let data = node.get("data")?.as_str()?.to_string();
-    reference(
-        node,
-        "data",
-        &data,
-        &names.dicom,
-        "a DICOM data source (`dicom:`) in `data:`",
-        out,
-    );
+    let data = super::dicom_common::dicom_source(node, names, out)?;
     let expect = node.get("expect")?;
     if expect.as_map().is_some_and(<[_]>::is_empty) {
         out.push(
@@ -297,15 +289,12 @@ impl Check for DicomAttributes {
     fn uses(&self) -> Uses {
         Uses {
             data: vec![self.data.clone()],
-            models: Vec::new(),
             dicom_attributes: self
                 .rules
                 .iter()
                 .map(|r| (self.data.clone(), r.tag))
                 .collect(),
-            pixels: Vec::new(),
-            audits: Vec::new(),
-            files: Vec::new(),
+            ..Uses::default()
         }
     }
 

@@ -4,8 +4,25 @@
 use std::collections::BTreeSet;
 
 use super::evidence::{Evidence, Finding, Measurement, Severity, Status};
-use super::{Context, DataSet};
+use super::{reference, Context, DataSet, Names};
 use crate::data::dicom_index::DicomIndex;
+use crate::spec::diag::Diagnostic;
+use crate::spec::yaml::Node;
+
+/// The `data:` parameter of a DICOM check: its value, with a diagnostic unless it names a
+/// DICOM data source of the spec.
+pub fn dicom_source(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<String> {
+    let data = node.get("data")?.as_str()?.to_string();
+    reference(
+        node,
+        "data",
+        &data,
+        &names.dicom,
+        "a DICOM data source (`dicom:`) in `data:`",
+        out,
+    );
+    Some(data)
+}
 
 /// The index of DICOM data source `name`, or the evidence to return when there is none.
 pub fn index<'a>(cx: &'a Context, name: &str, method: &str) -> Result<&'a DicomIndex, Evidence> {

@@ -14,7 +14,7 @@ use dicom_object::DefaultDicomObject;
 use serde::Deserialize;
 
 use super::evidence::{Evidence, Finding, Severity};
-use super::{reference, Check, Context, Names, Uses};
+use super::{Check, Context, Names, Uses};
 use crate::data::dicom_index::InstanceAudit;
 use crate::data::dictionary::{check_keyword, quotable, tag_of};
 use crate::data::pseudonym::PseudonymKey;
@@ -134,15 +134,7 @@ pub struct Conformance {
 
 pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Box<dyn Check>> {
     let before = out.len();
-    let data = node.get("data")?.as_str()?.to_string();
-    reference(
-        node,
-        "data",
-        &data,
-        &names.dicom,
-        "a DICOM data source (`dicom:`) in `data:`",
-        out,
-    );
+    let data = super::dicom_common::dicom_source(node, names, out)?;
     let mut ignore = Vec::new();
     for n in node.get("ignore").and_then(Node::as_seq).unwrap_or(&[]) {
         if let Some(k) = n.as_str() {
@@ -352,11 +344,8 @@ impl Check for Conformance {
     fn uses(&self) -> Uses {
         Uses {
             data: vec![self.data.clone()],
-            models: Vec::new(),
-            dicom_attributes: Vec::new(),
-            pixels: Vec::new(),
             audits: vec![(self.data.clone(), self.audit.clone())],
-            files: Vec::new(),
+            ..Uses::default()
         }
     }
 
