@@ -5,7 +5,10 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use attest::synth::{write_ct, CtInstance};
+use common::findings;
 use serde_json::Value;
+
+mod common;
 
 /// Writes one series: slice `i` at z = `zs[i]`, with per-slice edits.
 fn series(dir: &Path, name: &str, zs: &[f64], edit: impl Fn(usize, &mut CtInstance)) {
@@ -24,36 +27,8 @@ fn run(spec_tail: &str, dir: &Path) -> (i32, Value) {
         "attest: 1\nid: acq\nversion: '1'\ntitle: Acq\ndata:\n  images: {{ dicom: dicom }}\n\
          requirements:\n  - id: ACQ\n    title: Envelope\n    check: dicom.acquisition\n    data: images\n{spec_tail}"
     );
-    std::fs::write(dir.join("spec.yaml"), spec).unwrap();
-    let out = Command::cargo_bin("attest")
-        .unwrap()
-        .env("ATTEST_PSEUDONYM_KEY", "k")
-        .current_dir(dir)
-        .args(["run", "spec.yaml", "--quiet", "--out", "out"])
-        .output()
-        .unwrap();
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("out/report.json")).unwrap())
-            .unwrap();
-    (
-        out.status.code().unwrap(),
-        report["requirements"][0].clone(),
-    )
-}
-
-fn findings(req: &Value) -> Vec<String> {
-    req["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {}",
-                f["code"].as_str().unwrap(),
-                f["subject"].as_str().unwrap()
-            )
-        })
-        .collect()
+    let (code, _, req) = common::run_spec(dir, &spec);
+    (code, req)
 }
 
 #[test]

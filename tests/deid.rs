@@ -6,11 +6,14 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use attest::synth::{CtInstance, HeaderProfile};
+use common::findings;
 use dicom_core::value::{DataSetSequence, PrimitiveValue};
 use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::{FileDicomObject, InMemDicomObject};
 use serde_json::Value;
+
+mod common;
 
 /// A synthetic instance de-identified per the Basic Profile (see `attest::synth::deidentify`,
 /// whose removals cite PS3.15 Table E.1-1), with the given method codes.
@@ -38,33 +41,8 @@ fn run(
         "attest: 1\nid: d\nversion: '1'\ntitle: D\ndata:\n  images: {{ dicom: dicom }}\nrequirements:\n\
          \x20 - id: DEID\n    title: De-identified\n    check: deid.audit\n    data: images\n{params}"
     );
-    std::fs::write(dir.join("s.yaml"), spec).unwrap();
-    let out = Command::cargo_bin("attest")
-        .unwrap()
-        .env("ATTEST_PSEUDONYM_KEY", "deid-test-key")
-        .current_dir(dir)
-        .args(["run", "s.yaml", "--quiet", "--out", "out"])
-        .output()
-        .unwrap();
-    let r: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("out/report.json")).unwrap())
-            .unwrap();
-    (out.status.code().unwrap(), r["requirements"][0].clone())
-}
-
-fn findings(req: &Value) -> Vec<String> {
-    req["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {}",
-                f["code"].as_str().unwrap(),
-                f["subject"].as_str().unwrap()
-            )
-        })
-        .collect()
+    let (code, _, req) = common::run_spec(dir, &spec);
+    (code, req)
 }
 
 #[test]
@@ -174,7 +152,7 @@ fn forbidden_values_and_residual_phi_in_free_text() {
     // The forbidden list holds keyed hashes only, written by `attest forbid`.
     let out = Command::cargo_bin("attest")
         .unwrap()
-        .env("ATTEST_PSEUDONYM_KEY", "deid-test-key")
+        .env("ATTEST_PSEUDONYM_KEY", common::KEY)
         .arg("forbid")
         .write_stdin("Smith\nSYN99999\n")
         .output()

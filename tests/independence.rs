@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use attest::synth::{write_ct, CtInstance};
 use serde_json::Value;
+
+mod common;
 
 struct Case {
     id: &'static str,
@@ -105,21 +106,12 @@ fn run(dir: &Path, params: &str) -> (i32, Value) {
          \x20 images: {{ dicom: dicom }}\nrequirements:\n  - id: IND\n    title: Independent splits\n\
          \x20   check: dataset.independence\n    data: cases\n{params}"
     );
-    std::fs::write(dir.join("spec.yaml"), spec).unwrap();
-    let out = Command::cargo_bin("attest")
-        .unwrap()
-        .env("ATTEST_PSEUDONYM_KEY", "k")
-        .current_dir(dir)
-        .args(["run", "spec.yaml", "--quiet", "--out", "out"])
-        .output()
-        .unwrap();
-    let text = std::fs::read_to_string(dir.join("out/report.json")).unwrap();
-    let r: Value = serde_json::from_str(&text).unwrap();
+    let (code, text, req) = common::run_spec(dir, &spec);
     assert!(
         !text.contains("\"P1\""),
         "patient identifiers never reach the report"
     );
-    (out.status.code().unwrap(), r["requirements"][0].clone())
+    (code, req)
 }
 
 fn codes(req: &Value) -> Vec<&str> {
