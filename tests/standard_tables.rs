@@ -151,3 +151,51 @@ fn table_e1_1_matches_ps3_15() {
     }
     assert_eq!(t["attributes"].as_array().unwrap().len(), 433);
 }
+
+#[test]
+fn rules_and_multiplicities_match_ps3_3_and_ps3_6() {
+    use attest::data::iod::{multiplicity, requirements, Multiplicity};
+    // Every shipped VM parses (the generator keeps only PS3.6 notation).
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/standard/ps3.6-vm.json");
+    let vm: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let vm = vm["vm"].as_object().unwrap();
+    assert!(vm.len() > 4000, "{} entries", vm.len());
+    for (k, v) in vm {
+        assert!(
+            Multiplicity::parse(v.as_str().unwrap()).is_some(),
+            "{k}: {v}"
+        );
+    }
+    // PS3.6 Table 6-1: Patient Orientation (0020,0020) VM 2; Window Center (0028,1050) 1-n.
+    assert_eq!(multiplicity("PatientOrientation").unwrap().to_string(), "2");
+    assert_eq!(multiplicity("WindowCenter").unwrap().to_string(), "1-n");
+
+    let mr = &requirements("mr-image")[""];
+    let find = |k: &str| mr.iter().find(|r| r.keyword == k).unwrap();
+    // PS3.3 C.8.3.1 (MR Image Module): Scanning Sequence, Enumerated Values SE, IR, GR, EP, RM.
+    let ss = find("ScanningSequence");
+    assert_eq!(
+        ss.rules.iter().find_map(|r| r.enumerated.clone()).unwrap(),
+        ["SE", "IR", "GR", "EP", "RM"]
+    );
+    // PS3.3 C.8.11.2 (DX Image Module): Lossy Image Compression Ratio, Type 1C, "Required if
+    // Lossy Image Compression (0028,2110) has a value of "01"" (Type 3 in General Image).
+    let dx = &requirements("digital-x-ray-image")[""];
+    let ratio = dx
+        .iter()
+        .find(|r| r.keyword == "LossyImageCompressionRatio")
+        .unwrap();
+    assert_eq!(ratio.kind, "1C");
+    let cond = ratio
+        .rules
+        .iter()
+        .find_map(|r| r.required_if.clone())
+        .unwrap();
+    assert_eq!(cond.to_string(), "LossyImageCompression is 01");
+    // PS3.3 C.7.1.1 (Patient Module): "Required if the Patient is an animal" is prose a header
+    // cannot decide, so Patient Species Description carries no condition.
+    assert!(find("PatientSpeciesDescription")
+        .rules
+        .iter()
+        .all(|r| r.required_if.is_none()));
+}

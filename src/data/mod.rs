@@ -3,6 +3,7 @@ pub mod dicom_index;
 pub mod dictionary;
 pub mod hash;
 pub mod inventory;
+pub mod iod;
 pub mod pixels;
 pub mod predictions;
 pub mod pseudonym;

@@ -52,9 +52,23 @@ pub fn invalid(vr: VR, value: &str) -> Option<String> {
         }),
         VR::LO => too_long(64).or_else(|| charset(&|c| !c.is_control() || c == '\u{1b}', "an LO")),
         VR::SH => too_long(16).or_else(|| charset(&|c| !c.is_control() || c == '\u{1b}', "an SH")),
-        VR::ST => too_long(1024),
-        VR::LT => too_long(10240),
-        // PN: at most 3 component groups (=), 5 components (^) each, 64 chars per group.
+        // ST, LT, UT: texts that may hold the control characters of PS3.5 §6.1.3 (LF, FF, CR,
+        // TAB, ESC) and no others.
+        VR::ST => too_long(1024).or_else(|| charset(&text_char, "an ST")),
+        VR::LT => too_long(10240).or_else(|| charset(&text_char, "an LT")),
+        VR::UT => charset(&text_char, "a UT"),
+        // UC: like LO without its length limit.
+        VR::UC => charset(&|c| !c.is_control() || c == '\u{1b}', "a UC"),
+        // UR: a URI (RFC 3986); no spaces inside, only trailing padding (removed before here).
+        VR::UR => charset(
+            &|c| c.is_ascii_graphic() && c != '\\',
+            "a UR (printable ASCII without spaces or backslash)",
+        ),
+        // PN: at most 3 component groups (=), 5 components (^) each, 64 chars per group, no
+        // control characters but ESC.
+        VR::PN if value.chars().any(|c| c.is_control() && c != '\u{1b}') => {
+            charset(&|c| !c.is_control() || c == '\u{1b}', "a PN")
+        }
         VR::PN => {
             let groups: Vec<&str> = value.split('=').collect();
             if groups.len() > 3 {
@@ -74,6 +88,12 @@ pub fn invalid(vr: VR, value: &str) -> Option<String> {
         VR::UI => uid(value),
         _ => None,
     }
+}
+
+/// The characters a text VR (ST, LT, UT) may hold: anything but control characters, and of
+/// those only LF, FF, CR, TAB and ESC (PS3.5 §6.1.3, Table 6.1-1).
+fn text_char(c: char) -> bool {
+    !c.is_control() || matches!(c, '\n' | '\u{c}' | '\r' | '\t' | '\u{1b}')
 }
 
 /// DA: YYYYMMDD, a real calendar date.
@@ -127,6 +147,15 @@ fn datetime(v: &str) -> Option<String> {
     if let Some(o) = offset {
         if o.len() != 4 || !o.bytes().all(|b| b.is_ascii_digit()) {
             return Some("time zone offset not of the form &ZZXX".to_string());
+        }
+        // PS3.5 Table 6.2-1: the offset lies in -1200 to +1400, minutes below 60.
+        let (h, m) = (
+            o[..2].parse::<u32>().unwrap_or(99),
+            o[2..].parse::<u32>().unwrap_or(99),
+        );
+        let west = v.as_bytes()[v.len() - 5] == b'-';
+        if m > 59 || h * 100 + m > if west { 1200 } else { 1400 } {
+            return Some("time zone offset outside -1200 to +1400".to_string());
         }
     }
     let (digits, frac) = main
@@ -205,5 +234,18 @@ mod tests {
             None
         ); // PS3.5 6.2.1.1
         assert!(invalid(VR::PN, "a=b=c=d").is_some());
+        // PS3.5 Table 6.2-1, DT: "&ZZXX ... -1200 to +1400".
+        assert_eq!(invalid(VR::DT, "20230101120000-1200"), None);
+        assert!(invalid(VR::DT, "20230101120000+1500").is_some());
+        assert!(invalid(VR::DT, "20230101120000-1300").is_some());
+        assert!(invalid(VR::DT, "20230101120000+0860").is_some());
+        // PS3.5 §6.1.3: LF, FF, CR, TAB and ESC are the only control characters in texts.
+        assert_eq!(invalid(VR::LT, "line one\r\nline two\tend"), None);
+        assert!(invalid(VR::ST, "bell\u{7}").is_some());
+        assert!(invalid(VR::UT, "nul\u{0}inside").is_some());
+        assert!(invalid(VR::PN, "Doe^Jane\n").is_some());
+        assert_eq!(invalid(VR::UR, "https://example.org/a?b=c"), None);
+        assert!(invalid(VR::UR, "https://example.org/a b").is_some());
+        assert!(invalid(VR::UC, "tab\tinside").is_some());
     }
 }

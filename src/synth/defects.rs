@@ -23,6 +23,7 @@ enum Edit {
     None,
     Remove(Tag),
     Set(Tag, VR, &'static str),
+    SetFloat(Tag, f64),
 }
 
 const DEFECTS: &[(Planted, Edit)] = &[
@@ -114,6 +115,30 @@ const DEFECTS: &[(Planted, Edit)] = &[
         },
         Edit::Remove(tags::PIXEL_SPACING),
     ),
+    (
+        Planted {
+            file: "11-one-pixel-spacing.dcm",
+            description: "Pixel Spacing (VM 2) with one value",
+            expected: "invalid-multiplicity (PixelSpacing)",
+        },
+        Edit::Set(tags::PIXEL_SPACING, VR::DS, "0.7"),
+    ),
+    (
+        Planted {
+            file: "12-bad-sex.dcm",
+            description: "Patient's Sex written X (Enumerated Values M, F, O)",
+            expected: "invalid-enumerated (PatientSex)",
+        },
+        Edit::Set(tags::PATIENT_SEX, VR::CS, "X"),
+    ),
+    (
+        Planted {
+            file: "13-wed-without-method.dcm",
+            description: "Water Equivalent Diameter present without its Type 1C calculation method",
+            expected: "missing-type1c (WaterEquivalentDiameterCalculationMethodCodeSequence)",
+        },
+        Edit::SetFloat(tags::WATER_EQUIVALENT_DIAMETER, 301.5),
+    ),
 ];
 
 /// The planted defects, in file order.
@@ -139,6 +164,9 @@ pub fn write_conformance_fixtures(dir: &Path) -> Result<Vec<Planted>, SynthError
             }
             Edit::Set(tag, vr, value) => {
                 obj.put(DataElement::new(*tag, *vr, PrimitiveValue::from(*value)));
+            }
+            Edit::SetFloat(tag, value) => {
+                obj.put(DataElement::new(*tag, VR::FD, PrimitiveValue::from(*value)));
             }
         }
         super::ct::write_bytes(&dir.join(p.file), &encode(&obj)?)?;
