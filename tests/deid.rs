@@ -252,3 +252,54 @@ fn attributes_after_pixel_data_are_audited() {
         ]
     );
 }
+
+#[test]
+fn the_deviations_of_an_independent_deidentifier_are_found() {
+    // tests/fixtures/deid/dicom-anonymizer-out.dcm: a generated CT instance de-identified by
+    // KitwareMedical's dicom-anonymizer 2.1.0 (bench/deid/dicom_anonymizer.sh). What it did to
+    // each attribute was read with pydicom and set against Table E.1-1 (2026c, as that tool
+    // itself lists it, tests/fixtures/deid/dicom-anonymizer-2026c.json):
+    //   X   Performed Procedure Step Start Date: dummy date 00010101 (X: remove)   → finding
+    //   X/Z Acquisition Date, Acquisition Time: dummy values (X/Z: remove or empty) → findings
+    //   Z   Study Date, Patient's Birth Date; Z/D Content Date; X/D Series Date: dummy dates,
+    //       allowed only if they are dummies, which a header cannot tell        → review
+    //   X/Z/D Institution Name, Station Name, Operators' Name, Device Serial Number and
+    //       X/D Protocol Name: "ANONYMIZED" (a dummy is allowed)                → nothing
+    //   Z   Patient's Name, Patient ID, Accession Number, Study ID...: emptied   → nothing
+    //   U   UIDs replaced by 2.25 UIDs                                           → nothing
+    // It does not add Patient Identity Removed YES, the method code sequence or the
+    // longitudinal temporal flag (PS3.15 E.1.1, E.3.6)                          → findings
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("dicom")).unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/deid/dicom-anonymizer-out.dcm"
+        ),
+        d.path().join("dicom/1.dcm"),
+    )
+    .unwrap();
+    let spec = "attest: 1\nid: d\nversion: '1'\ntitle: D\ndata:\n  images: { dicom: dicom }\n\
+                requirements:\n  - id: DEID\n    title: De-identified\n    check: deid.audit\n\
+                \x20   data: images\n    profile: basic\n";
+    let (code, _, req) = common::run_spec(d.path(), spec);
+    assert_eq!(code, 1);
+    let mut got = findings(&req);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "attribute-not-removed 1.dcm (AcquisitionDate)",
+            "attribute-not-removed 1.dcm (AcquisitionTime)",
+            "attribute-not-removed 1.dcm (PerformedProcedureStepStartDate)",
+            "identity-removed-flag 1.dcm",
+            "method-code-missing 1.dcm",
+            "possible-phi 1.dcm (AcquisitionDate)",
+            "possible-phi 1.dcm (ContentDate)",
+            "possible-phi 1.dcm (PatientBirthDate)",
+            "possible-phi 1.dcm (SeriesDate)",
+            "possible-phi 1.dcm (StudyDate)",
+            "temporal-flag 1.dcm",
+        ]
+    );
+}
