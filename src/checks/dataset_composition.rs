@@ -352,9 +352,12 @@ impl Composition {
                 }
                 Ok((counts, table.len() as u64))
             }
-            None => Err(vec![Finding::error(
+            Some(DataSet::Labels(_)) | None => Err(vec![Finding::error(
                 "missing-data",
-                format!("data source `{}` was not loaded", self.data),
+                format!(
+                    "data source `{}` was not loaded as DICOM or a table",
+                    self.data
+                ),
                 self.data.clone(),
             )]),
         }

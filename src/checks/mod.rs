@@ -39,6 +39,7 @@ pub struct Loaded<T> {
 pub enum DataSet {
     Dicom(Loaded<DicomIndex>),
     Table(Loaded<CaseTable>),
+    Labels(Loaded<crate::data::labels::Labels>),
 }
 
 /// Everything the checks may read, loaded once per run.
@@ -76,6 +77,8 @@ pub struct Names {
     pub dir: std::path::PathBuf,
     pub dicom: Vec<String>,
     pub tables: Vec<String>,
+    /// Label-set sources.
+    pub labels: Vec<String>,
     pub models: Vec<String>,
 }
 

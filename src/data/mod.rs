@@ -4,6 +4,7 @@ pub mod dictionary;
 pub mod hash;
 pub mod inventory;
 pub mod iod;
+pub mod labels;
 pub mod pixels;
 pub mod predictions;
 pub mod pseudonym;

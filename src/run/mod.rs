@@ -37,10 +37,18 @@ pub struct RunOptions {
 pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
     let spec_dir = spec.path.parent().unwrap_or(Path::new("")).to_path_buf();
     let uses: Vec<_> = spec.requirements.iter().map(|r| r.run.uses()).collect();
-    let used_data: BTreeSet<&str> = uses
+    let mut used_data: BTreeSet<&str> = uses
         .iter()
         .flat_map(|u| u.data.iter().map(String::as_str))
         .collect();
+    // A derived reference needs the label set it derives from.
+    for d in &spec.data {
+        if let Source::Reference { from, .. } = &d.source {
+            if used_data.contains(d.name.as_str()) {
+                used_data.insert(from.as_str());
+            }
+        }
+    }
     let used_models: BTreeSet<&str> = uses
         .iter()
         .flat_map(|u| u.models.iter().map(String::as_str))
@@ -52,6 +60,7 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
         .data
         .iter()
         .filter(|d| used_data.contains(d.name.as_str()))
+        .filter(|d| !matches!(d.source, Source::Reference { .. }))
         .map(Job::Data)
         .chain(
             spec.models
@@ -81,6 +90,25 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
             Item::Model(name, p) => {
                 cx.models.insert(name, p);
             }
+        }
+    }
+
+    // References are derived from their label sets once those are read.
+    for d in spec
+        .data
+        .iter()
+        .filter(|d| used_data.contains(d.name.as_str()))
+    {
+        if let Source::Reference {
+            from,
+            task,
+            rule,
+            positive,
+        } = &d.source
+        {
+            let (set, summary) = derive_reference(&d.name, from, task, *rule, positive, &cx);
+            data.extend(summary);
+            cx.data.insert(d.name.clone(), DataSet::Table(set));
         }
     }
 
@@ -246,6 +274,8 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                     },
                 }
             }
+            Source::Reference { .. } => unreachable!("derived after loading, not a job"),
+            Source::Labels { path, registry } => load_labels(&d.name, path, registry, &rel),
             Source::Table { path, id_column } => {
                 let shown = rel(path);
                 let (item, summary, files) = match read_hashed(path, &shown) {
@@ -310,6 +340,123 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                 files,
             }
         }
+    }
+}
+
+/// Reads a label set and its registry (both hashed for the manifest).
+fn load_labels(name: &str, path: &Path, registry: &Path, rel: &dyn Fn(&Path) -> String) -> Load {
+    use crate::data::labels::{parse_labels, registry::parse_registry, Labels};
+    let (shown, shown_reg) = (rel(path), rel(registry));
+    let ext = |p: &Path| {
+        p.extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let mut files = Vec::new();
+    let result: Result<Labels, String> = (|| {
+        let (bytes, rec) = read_hashed(path, &shown)?;
+        files.push(rec);
+        let (reg_bytes, reg_rec) = read_hashed(registry, &shown_reg)?;
+        files.push(reg_rec);
+        let set = parse_labels(
+            &bytes,
+            &shown,
+            matches!(ext(path).as_str(), "jsonl" | "ndjson"),
+        )?;
+        let registry = parse_registry(&reg_bytes, &shown_reg, ext(registry) == "csv")?;
+        Ok(Labels {
+            set,
+            registry,
+            registry_display: shown_reg.clone(),
+            dir: path.parent().unwrap_or(Path::new("")).to_path_buf(),
+        })
+    })();
+    let (item, summary) = match result {
+        Ok(l) => {
+            let summary = DataSummary {
+                name: name.to_string(),
+                kind: "labels".into(),
+                path: shown.clone(),
+                records: l.set.events.len() as u64,
+                unreadable: l
+                    .set
+                    .problems
+                    .iter()
+                    .filter(|f| f.code != "unknown-field")
+                    .count() as u64,
+                inventory: None,
+            };
+            (
+                Loaded {
+                    value: Some(l),
+                    findings: Vec::new(),
+                },
+                Some(summary),
+            )
+        }
+        Err(reason) => (failed(shown, reason), None),
+    };
+    Load {
+        item: Item::Data(name.to_string(), DataSet::Labels(item)),
+        summary,
+        files,
+    }
+}
+
+/// Derives a reference standard from a loaded label set, as a case table.
+fn derive_reference(
+    name: &str,
+    from: &str,
+    task: &str,
+    rule: crate::data::labels::reference::Rule,
+    positive: &crate::data::labels::reference::Positive,
+    cx: &Context,
+) -> (Loaded<crate::data::table::CaseTable>, Option<DataSummary>) {
+    use crate::data::labels::{graph::Graph, reference};
+    let shown = format!(
+        "reference `{name}` (from `{from}`, task `{task}`, rule {})",
+        rule.as_str()
+    );
+    let labels = match cx.data.get(from) {
+        Some(DataSet::Labels(l)) => l,
+        _ => {
+            return (
+                failed(shown, format!("label set `{from}` was not loaded")),
+                None,
+            )
+        }
+    };
+    let Some(l) = &labels.value else {
+        return (
+            Loaded {
+                value: None,
+                findings: labels.findings.clone(),
+            },
+            None,
+        );
+    };
+    let g = Graph::new(&l.set);
+    let derived = reference::derive(&g, task, rule);
+    let csv = reference::to_csv(&derived, positive);
+    match parse_table(csv.as_bytes(), &shown, "case_id") {
+        Ok((t, findings)) => {
+            let summary = DataSummary {
+                name: name.to_string(),
+                kind: "reference".into(),
+                path: shown,
+                records: t.len() as u64,
+                unreadable: derived.iter().filter(|d| d.answer.is_none()).count() as u64,
+                inventory: None,
+            };
+            (
+                Loaded {
+                    value: Some(t),
+                    findings,
+                },
+                Some(summary),
+            )
+        }
+        Err(e) => (failed(shown, e.reason), None),
     }
 }
 

@@ -34,6 +34,44 @@ const DATA_FIELDS: &[Field] = &[
         Ty::Str,
         "the table's case identifier column, default `case_id`",
     ),
+    Field::opt(
+        "labels",
+        Ty::Path,
+        "label set: annotation events, CSV or JSON Lines (.jsonl), one row per event",
+    ),
+    Field::opt(
+        "registry",
+        Ty::Path,
+        "with `labels`: the annotator registry, YAML (`annotators:`) or CSV",
+    ),
+    Field::opt(
+        "reference",
+        Ty::Str,
+        "the name of a label-set source to derive a reference standard from (usable as `truth:`)",
+    ),
+    Field::opt(
+        "task",
+        Ty::Str,
+        "with `reference`: the task whose answers are the reference, default `default`",
+    ),
+    Field::opt(
+        "rule",
+        Ty::Enum(crate::data::labels::reference::Rule::NAMES),
+        "with `reference`: majority, arbitrator or consensus",
+    ),
+    Field::opt(
+        "positive",
+        Ty::List(&Ty::Str),
+        "with `reference`: the classes that are label 1 (others 0)",
+    ),
+    Field::opt(
+        "positive_at",
+        Ty::Num {
+            min: f64::NEG_INFINITY,
+            max: f64::INFINITY,
+        },
+        "with `reference`: a grade or value at or above this is label 1",
+    ),
 ];
 
 const MODEL_FIELDS: &[Field] = &[
@@ -103,8 +141,24 @@ pub fn requirement_fields(kind: &Kind) -> Vec<Field> {
 /// A declared data source.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
-    Dicom { path: PathBuf },
-    Table { path: PathBuf, id_column: String },
+    Dicom {
+        path: PathBuf,
+    },
+    Table {
+        path: PathBuf,
+        id_column: String,
+    },
+    Labels {
+        path: PathBuf,
+        registry: PathBuf,
+    },
+    /// A reference standard derived from the label-set source `from`.
+    Reference {
+        from: String,
+        task: String,
+        rule: crate::data::labels::reference::Rule,
+        positive: crate::data::labels::reference::Positive,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -239,7 +293,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
             .collect(),
         tables: data
             .iter()
-            .filter(|d| matches!(d.source, Source::Table { .. }))
+            .filter(|d| matches!(d.source, Source::Table { .. } | Source::Reference { .. }))
+            .map(|d| d.name.clone())
+            .collect(),
+        labels: data
+            .iter()
+            .filter(|d| matches!(d.source, Source::Labels { .. }))
             .map(|d| d.name.clone())
             .collect(),
         models: models.iter().map(|m| m.name.clone()).collect(),
@@ -305,31 +364,77 @@ fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>
             .and_then(Node::as_str)
             .unwrap_or("case_id")
             .to_string();
-        let source = match (dicom, table) {
-            (Some(d), None) => existing(d, dir, true, out).map(|path| Source::Dicom { path }),
-            (None, Some(t)) => {
-                existing(t, dir, false, out).map(|path| Source::Table { path, id_column })
-            }
-            _ => {
+        let labels = v.get("labels");
+        let reference = v.get("reference");
+        let kinds = [dicom, table, labels, reference]
+            .iter()
+            .filter(|n| n.is_some())
+            .count();
+        let source = match (dicom, table, labels, reference) {
+            _ if kinds != 1 => {
                 out.push(
                     Diagnostic::new(
                         "invalid-source",
                         format!(
-                            "data source `{}` must have exactly one of `dicom` or `table`",
+                            "data source `{}` must have exactly one of `dicom`, `table`, `labels` or `reference`",
                             k.name
                         ),
                         &v.pos,
                     )
-                    .label("e.g. `{ dicom: ../data/dicom }` or `{ table: cases.csv }`"),
+                    .label("e.g. `{ dicom: ../data/dicom }`, `{ table: cases.csv }` or `{ labels: events.csv, registry: annotators.yaml }`"),
                 );
                 None
             }
+            (Some(d), ..) => existing(d, dir, true, out).map(|path| Source::Dicom { path }),
+            (_, Some(t), ..) => {
+                existing(t, dir, false, out).map(|path| Source::Table { path, id_column })
+            }
+            (_, _, Some(l), _) => {
+                let registry = match v.get("registry") {
+                    Some(r) => existing(r, dir, false, out),
+                    None => {
+                        out.push(
+                            Diagnostic::new(
+                                "missing-key",
+                                format!("label set `{}` needs its annotator `registry`", k.name),
+                                &v.pos,
+                            )
+                            .label("add `registry: annotators.yaml` (who may label, with role and experience)"),
+                        );
+                        None
+                    }
+                };
+                match (existing(l, dir, false, out), registry) {
+                    (Some(path), Some(registry)) => Some(Source::Labels { path, registry }),
+                    _ => None,
+                }
+            }
+            (.., Some(r)) => reference_source(v, r, out),
+            _ => None,
         };
         if let Some(source) = source {
             data.push(DataDecl {
                 name: k.name.clone(),
                 source,
             });
+        }
+    }
+    // A reference derives from a label-set source declared in the same `data:`.
+    let label_sets: Vec<String> = data
+        .iter()
+        .filter(|d| matches!(d.source, Source::Labels { .. }))
+        .map(|d| d.name.clone())
+        .collect();
+    for (_, v) in root.get("data").and_then(Node::as_map).unwrap_or(&[]) {
+        if let Some(from) = v.get("reference").and_then(Node::as_str) {
+            crate::checks::reference(
+                v,
+                "reference",
+                from,
+                &label_sets,
+                "a label-set source (`labels:`) in `data:`",
+                out,
+            );
         }
     }
     let mut models = Vec::new();
@@ -353,6 +458,52 @@ fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>
         }
     }
     (data, models)
+}
+
+/// A `reference:` source: the label set it derives from is checked once all sources are read.
+fn reference_source(v: &Node, from: &Node, out: &mut Vec<Diagnostic>) -> Option<Source> {
+    use crate::data::labels::reference::{Positive, Rule};
+    let rule = match v.get("rule") {
+        None => {
+            out.push(
+                Diagnostic::new("missing-key", "a reference needs its `rule`", &v.pos)
+                    .label(format!("add `rule:` one of {}", Rule::NAMES.join(", "))),
+            );
+            return None;
+        }
+        Some(r) => Rule::parse(r.as_str()?)?, // a bad value is reported by the schema
+    };
+    let classes: Option<Vec<String>> = v.get("positive").and_then(Node::as_seq).map(|s| {
+        s.iter()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect()
+    });
+    let positive = match (classes, v.get("positive_at").and_then(Node::as_f64)) {
+        (Some(c), None) => Positive::Classes(c),
+        (None, Some(t)) => Positive::AtLeast(t),
+        (None, None) => Positive::AsIs,
+        (Some(_), Some(_)) => {
+            out.push(
+                Diagnostic::new(
+                    "invalid-source",
+                    "`positive` and `positive_at` exclude each other",
+                    &v.pos,
+                )
+                .label("classes (`positive`) or a threshold on grades and values (`positive_at`)"),
+            );
+            return None;
+        }
+    };
+    Some(Source::Reference {
+        from: from.as_str()?.to_string(),
+        task: v
+            .get("task")
+            .and_then(Node::as_str)
+            .unwrap_or("default")
+            .to_string(),
+        rule,
+        positive,
+    })
 }
 
 /// Resolves a path relative to the spec's folder and checks it exists with the right kind.

@@ -7,6 +7,7 @@
 //! instead (`None`, an empty curve, a documented infinity, or a panic for a programming error
 //! such as a confidence level outside (0, 1)).
 
+pub mod agreement;
 pub mod proportion;
 pub mod roc;
 
