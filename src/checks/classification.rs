@@ -9,7 +9,7 @@ use super::judge::{combine, judge};
 use super::{reference, Check, Context, DataSet, Names, Uses};
 use crate::data::predictions::Score;
 use crate::spec::diag::{one_of, Diagnostic};
-use crate::spec::expr::{self, Expr};
+use crate::spec::expr::Expr;
 use crate::spec::schema::{Field, Ty};
 use crate::spec::yaml::Node;
 use crate::stats::{self, proportion, roc};
@@ -167,24 +167,7 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
         .and_then(Node::as_f64)
         .unwrap_or(0.95);
 
-    let pass_node = node.get("pass")?;
-    let pass_text = pass_node.as_str()?.to_string();
-    let pass = match expr::parse(&pass_text) {
-        Ok(e) => Some(e),
-        Err(e) => {
-            let mut d = Diagnostic::new(
-                "invalid-pass",
-                format!("invalid pass criterion: {}", e.message),
-                &expr_pos(node, &pass_text, e.offset, e.len),
-            )
-            .label(e.message.clone());
-            if let Some(s) = e.suggestion {
-                d = d.help(format!("did you mean `{s}`?"));
-            }
-            out.push(d);
-            None
-        }
-    };
+    let (pass, pass_text) = super::judge::pass_criterion(node, out)?;
     for n in node.get("by").and_then(Node::as_seq).unwrap_or(&[]) {
         if n.as_str()
             .is_some_and(crate::data::dictionary::identifying_column)
@@ -230,20 +213,6 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
             .map_or(0, |x| x as u64),
         missing,
     }))
-}
-
-/// The position of a part of the pass expression, when it sits on one line in the file.
-fn expr_pos(node: &Node, text: &str, offset: usize, len: usize) -> crate::spec::yaml::Pos {
-    let n = node.get("pass").expect("pass was read");
-    let span = n.pos.bytes.len();
-    if span == text.len() {
-        n.pos.shifted(offset, len)
-    } else if span == text.len() + 2 {
-        // quoted scalar
-        n.pos.shifted(offset + 1, len)
-    } else {
-        n.pos.clone()
-    }
 }
 
 /// One truth case ready for scoring.

@@ -7,7 +7,47 @@
 //! that even a perfect result could not meet the criterion.
 
 use super::evidence::{Finding, Measurement, Status};
-use crate::spec::expr::{Expr, Truth};
+use crate::spec::diag::Diagnostic;
+use crate::spec::expr::{self, Expr, Truth};
+use crate::spec::yaml::Node;
+
+/// The requirement's `pass:` criterion, parsed: `(Some(expr), text)`, or `(None, text)` with a
+/// diagnostic pointing into the expression. None when there is no `pass:` (the schema reports
+/// it where it is required).
+pub fn pass_criterion(node: &Node, out: &mut Vec<Diagnostic>) -> Option<(Option<Expr>, String)> {
+    let pass_node = node.get("pass")?;
+    let pass_text = pass_node.as_str()?.to_string();
+    let pass = match expr::parse(&pass_text) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            let mut d = Diagnostic::new(
+                "invalid-pass",
+                format!("invalid pass criterion: {}", e.message),
+                &expr_pos(pass_node, &pass_text, e.offset, e.len),
+            )
+            .label(e.message.clone());
+            if let Some(s) = e.suggestion {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            out.push(d);
+            None
+        }
+    };
+    Some((pass, pass_text))
+}
+
+/// The position of a part of the pass expression, when it sits on one line in the file.
+fn expr_pos(n: &Node, text: &str, offset: usize, len: usize) -> crate::spec::yaml::Pos {
+    let span = n.pos.bytes.len();
+    if span == text.len() {
+        n.pos.shifted(offset, len)
+    } else if span == text.len() + 2 {
+        // quoted scalar
+        n.pos.shifted(offset + 1, len)
+    } else {
+        n.pos.clone()
+    }
+}
 
 /// Judges one measurement. `best_case` is the same measurement as a perfect result on the
 /// same cases would give (None when that cannot be stated); `min_n` the stated minimum size.

@@ -18,6 +18,11 @@ pub mod dicom_common;
 pub mod dicom_conformance;
 pub mod evidence;
 pub mod judge;
+pub mod labels_common;
+pub mod labels_provenance;
+pub mod labels_qc;
+pub mod labels_qualification;
+pub mod labels_reads;
 pub mod registry;
 
 use crate::data::dicom_index::DicomIndex;

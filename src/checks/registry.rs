@@ -2,7 +2,8 @@
 
 use super::{
     classification, dataset_composition, dataset_independence, deid_audit, dicom_acquisition,
-    dicom_attributes, dicom_conformance, Check, Names,
+    dicom_attributes, dicom_conformance, labels_provenance, labels_qc, labels_qualification,
+    labels_reads, Check, Names,
 };
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::Field;
@@ -72,6 +73,34 @@ pub const KINDS: &[Kind] = &[
         doc: deid_audit::DOC,
         params: deid_audit::PARAMS,
         build: deid_audit::build,
+    },
+    Kind {
+        name: "labels.provenance",
+        summary: "every final label has a complete chain: registered annotators, tools and versions, ordered times, no self-review, AI pre-annotations confirmed",
+        doc: labels_provenance::DOC,
+        params: labels_provenance::PARAMS,
+        build: labels_provenance::build,
+    },
+    Kind {
+        name: "labels.reads",
+        summary: "at least k independent reads per case; every disagreement adjudicated by a qualified arbitrator who did not read it",
+        doc: labels_reads::DOC,
+        params: labels_reads::PARAMS,
+        build: labels_reads::build,
+    },
+    Kind {
+        name: "labels.qualification",
+        summary: "annotators, arbitrators and quality evaluators meet the role, experience, training and assessment rules",
+        doc: labels_qualification::DOC,
+        params: labels_qualification::PARAMS,
+        build: labels_qualification::build,
+    },
+    Kind {
+        name: "labels.qc",
+        summary: "re-review sample rate per annotator and the error rate's upper confidence bound",
+        doc: labels_qc::DOC,
+        params: labels_qc::PARAMS,
+        build: labels_qc::build,
     },
 ];
 

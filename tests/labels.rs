@@ -1,0 +1,196 @@
+//! The label-set checks on small label sets written in the test, each defect planted by hand
+//! with the finding it must cause.
+
+use serde_json::Value;
+
+mod common;
+
+const REGISTRY: &str = "annotators:
+  - id: R01
+    role: radiologist
+    years_experience: 9
+    training: [{ course: protocol v2, date: 2025-01-02 }]
+    assessments: [{ date: 2025-01-03, passed: true }]
+  - id: R02
+    role: radiologist
+    years_experience: 4
+    training: [{ course: protocol v2, date: 2025-01-02 }]
+    assessments: [{ date: 2025-01-03, passed: true }]
+  - id: R05
+    role: resident
+    years_experience: 1
+    training: [{ course: protocol v2, date: 2025-03-01 }]
+  - id: A01
+    role: arbitrator
+    years_experience: 15
+  - id: Q01
+    role: quality_evaluator
+    years_experience: 8
+  - id: M1
+    role: model
+    version: 1.3.0
+";
+
+const HEADER: &str = "event_id,case_id,task,label,annotator_id,created_at,tool,tool_version,source,revises,round,reviewed_by,reviewed_at,decision\n";
+
+/// A clean programme: two reads of c1 and c2 (c2 disagreeing, adjudicated by A01), an AI
+/// pre-annotation of c3 accepted by R01 and one of c4 edited by R02; Q01 re-reviews R01's read
+/// of c1.
+const CLEAN: &[&str] = &[
+    "E1,c1,m,nodule,R01,2025-02-01T09:00:00+08:00,viewer,2.1,human,,1,Q01,2025-02-03T09:00:00+08:00,accept",
+    "E2,c1,m,nodule,R02,2025-02-01T09:05:00+08:00,viewer,2.1,human,,1,,,",
+    "E3,c2,m,nodule,R01,2025-02-01T09:10:00+08:00,viewer,2.1,human,,1,,,",
+    "E4,c2,m,no_nodule,R02,2025-02-01T09:15:00+08:00,viewer,2.1,human,,1,,,",
+    "E5,c2,m,nodule,A01,2025-02-02T10:00:00+08:00,viewer,2.1,adjudication,,,,,",
+    "E6,c3,m,no_nodule,M1,2025-02-04T01:00:00+08:00,nodule-net,1.3.0,ai_preannotation,,,R01,2025-02-05T09:00:00+08:00,accept",
+    "E7,c4,m,no_nodule,M1,2025-02-04T01:00:00+08:00,nodule-net,1.3.0,ai_preannotation,,,R02,2025-02-05T09:10:00+08:00,edit",
+    "E8,c4,m,nodule,R02,2025-02-05T09:11:00+08:00,viewer,2.1,human,E7,,,,",
+];
+
+fn run(rows: &[&str], requirement: &str) -> (i32, Value) {
+    let d = tempfile::tempdir().unwrap();
+    let mut text = HEADER.to_string();
+    for r in rows {
+        text.push_str(r);
+        text.push('\n');
+    }
+    std::fs::write(d.path().join("events.csv"), text).unwrap();
+    std::fs::write(d.path().join("annotators.yaml"), REGISTRY).unwrap();
+    std::fs::write(
+        d.path().join("cases.csv"),
+        "case_id,label\nc1,1\nc2,1\nc3,0\nc4,1\n",
+    )
+    .unwrap();
+    let spec = format!(
+        "attest: 1\nid: l\nversion: '1'\ntitle: L\ndata:\n  cases: {{ table: cases.csv }}\n  \
+         reads: {{ labels: events.csv, registry: annotators.yaml }}\nrequirements:\n{requirement}"
+    );
+    let (code, _, req) = common::run_spec(d.path(), &spec);
+    (code, req)
+}
+
+fn codes(req: &Value) -> Vec<String> {
+    let mut c: Vec<String> = common::findings(req);
+    c.sort();
+    c
+}
+
+const PROVENANCE: &str =
+    "  - id: P\n    title: P\n    check: labels.provenance\n    labels: reads\n    cases: cases\n";
+
+#[test]
+fn a_clean_label_set_has_complete_chains() {
+    let (code, req) = run(CLEAN, PROVENANCE);
+    assert_eq!(codes(&req), Vec::<String>::new());
+    assert_eq!(code, 0);
+    // Final labels: E1 and E2 (c1), E5 (c2's adjudication), E6 (c3), E8 (c4).
+    assert_eq!(req["measurements"][0]["n"], 5);
+    assert_eq!(req["measurements"][0]["estimate"], 1.0);
+}
+
+#[test]
+fn each_planted_provenance_defect_is_one_finding() {
+    let mut rows: Vec<String> = CLEAN.iter().map(|s| s.to_string()).collect();
+    // A broken link, an unregistered annotator, a self-review, an edit older than what it
+    // edits, an AI pre-annotation nobody reviewed, an AI event without the model's version,
+    // an event for a case the case table does not list, and an unreadable row.
+    rows.push("E9,c1,m,nodule,R01,2025-02-06T09:00:00+08:00,viewer,2.1,human,E404,,,,".into());
+    rows.push("E10,c2,m,nodule,X99,2025-02-06T09:00:00+08:00,viewer,2.1,human,,1,,,".into());
+    rows[1] = "E2,c1,m,nodule,R02,2025-02-01T09:05:00+08:00,viewer,2.1,human,,1,R02,2025-02-02T09:00:00+08:00,accept".into();
+    rows[7] = "E8,c4,m,nodule,R02,2025-02-03T09:11:00+08:00,viewer,2.1,human,E7,,,,".into();
+    rows.push(
+        "E11,c5,m,nodule,M1,2025-02-04T01:00:00+08:00,nodule-net,,ai_preannotation,,,,,".into(),
+    );
+    rows.push("E12,c3,m,nodule,R01,2025-02-31T09:00:00+08:00,viewer,2.1,human,,1,,,".into());
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let (code, req) = run(&rows, PROVENANCE);
+    assert_eq!(code, 1);
+    assert_eq!(
+        codes(&req),
+        [
+            "broken-chain events.csv:10 (event E9)",
+            "invalid-event events.csv:13",
+            "model-version-missing events.csv:12 (event E11)",
+            "self-review events.csv:3 (event E2)",
+            "time-order events.csv:9 (event E8)",
+            "unconfirmed-ai-label events.csv:12 (event E11)",
+            "unknown-annotator events.csv:11 (event E10)",
+            "unknown-case events.csv:12 (event E11)",
+        ]
+    );
+}
+
+#[test]
+fn reads_need_adjudication_by_a_qualified_arbitrator() {
+    let req = "  - id: R\n    title: R\n    check: labels.reads\n    labels: reads\n    task: m\n    min_reads: 2\n    scope: read\n    min_arbitrator_years: 5\n";
+    let (code, r) = run(CLEAN, req);
+    assert_eq!(codes(&r), Vec::<String>::new());
+    assert_eq!(code, 0);
+    // c1 and c2 are in scope (c3, c4 have no independent read); c2 disagrees, settled by A01.
+    assert_eq!(r["measurements"][0]["n"], 2);
+    assert_eq!(r["measurements"][1]["n"], 1);
+    assert_eq!(r["measurements"][1]["estimate"], 1.0);
+
+    // The resident adjudicates instead, and c1 has one read only.
+    let mut rows: Vec<&str> = CLEAN.to_vec();
+    rows[1] = "E2,c9,m,nodule,R02,2025-02-01T09:05:00+08:00,viewer,2.1,human,,1,,,";
+    rows[4] = "E5,c2,m,nodule,R05,2025-02-02T10:00:00+08:00,viewer,2.1,adjudication,,,,,";
+    let (code, r) = run(&rows, req);
+    assert_eq!(code, 1);
+    assert_eq!(
+        codes(&r),
+        [
+            "too-few-reads events.csv:2 (event E1)",
+            "too-few-reads events.csv:3 (event E2)",
+            "unqualified-arbitrator events.csv:6 (event E5)",
+        ]
+    );
+}
+
+#[test]
+fn qualification_rules_per_task_role() {
+    let req = "  - id: Q\n    title: Q\n    check: labels.qualification\n    labels: reads\n    rules:\n      annotator: { roles: [radiologist], min_years: 3, training: true, assessment: true }\n      arbitrator: { roles: [arbitrator], min_years: 10 }\n      quality_evaluator: { roles: [quality_evaluator] }\n";
+    let (code, r) = run(CLEAN, req);
+    assert_eq!(codes(&r), Vec::<String>::new());
+    assert_eq!(code, 0);
+    // R01 and R02 as annotators, A01 as arbitrator, Q01 as quality evaluator.
+    assert_eq!(r["measurements"][0]["n"], 4);
+    // R05 (a resident, trained only in March, never assessed) reads c1 in February.
+    let mut rows: Vec<&str> = CLEAN.to_vec();
+    rows.push("E9,c1,m,nodule,R05,2025-02-01T09:20:00+08:00,viewer,2.1,human,,1,,,");
+    let (code, r) = run(&rows, req);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&r), ["unqualified events.csv:10 (event E9)"]);
+    let msg = r["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("is a resident")
+            && msg.contains("1 years")
+            && msg.contains("training")
+            && msg.contains("assessment"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn qc_rate_and_the_exact_upper_bound() {
+    // R01 made 2 labels (E1, E3), 1 re-reviewed without error: rate 0.5; the one-sided 95%
+    // Clopper-Pearson bound for 0 of 1 is 1 - 0.05^(1/1) = 0.95 (hand derivation), so a limit
+    // of 0.5 cannot be shown with one review: inconclusive, not fail.
+    let req = "  - id: QC\n    title: QC\n    check: labels.qc\n    labels: reads\n    task: m\n    min_rate: 0.5\n    max_error_ucl: 0.5\n";
+    let (_, r) = run(CLEAN, req);
+    let m = r["measurements"].as_array().unwrap();
+    let r01: Vec<&Value> = m
+        .iter()
+        .filter(|x| x["group"]["annotator"] == "R01")
+        .collect();
+    assert_eq!(r01[0]["estimate"], 0.5);
+    assert!((r01[1]["ci_high"].as_f64().unwrap() - 0.95).abs() < 1e-9);
+    assert_eq!(r01[1]["status"], "inconclusive");
+    // R02 (E2, E4, E8) had no review: rate 0 fails.
+    let r02: Vec<&Value> = m
+        .iter()
+        .filter(|x| x["group"]["annotator"] == "R02")
+        .collect();
+    assert_eq!(r02[0]["status"], "fail");
+    assert_eq!(r["status"], "fail");
+}
