@@ -60,10 +60,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show the documentation of a check kind (or list them).
+    /// Show the documentation of a check kind (or list them); `labels` documents label sets.
     Explain { check: Option<String> },
     /// Print the JSON Schema of specs, for editor completion.
-    Schema,
+    Schema {
+        /// The JSON Schema of label-set events and of the annotator registry instead.
+        #[arg(long)]
+        labels: bool,
+    },
     /// Print keyed hashes of values that must not appear in a de-identified dataset (one value
     /// per line on standard input), for `deid.audit`'s `forbidden:` file. The values themselves
     /// are never stored.
@@ -90,10 +94,15 @@ fn main() -> ExitCode {
         Command::Lint { specs } => cmd_lint(&specs),
         Command::Scan { dir, json } => cmd_scan(dir, json),
         Command::Explain { check } => cmd_explain(check.as_deref()),
-        Command::Schema => {
+        Command::Schema { labels } => {
+            let schema = if labels {
+                attest::data::labels::json_schema()
+            } else {
+                spec::json_schema()
+            };
             println!(
                 "{}",
-                serde_json::to_string_pretty(&spec::json_schema()).expect("schema serialises")
+                serde_json::to_string_pretty(&schema).expect("schema serialises")
             );
             0
         }
@@ -242,10 +251,14 @@ fn cmd_scan(dir: PathBuf, as_json: bool) -> u8 {
 fn cmd_explain(check: Option<&str>) -> u8 {
     match check {
         None => {
-            println!("Check kinds (attest explain <kind> for the documentation):");
+            println!("Check kinds (attest explain <kind> for the documentation; `attest explain labels` for the label-set format):");
             for k in registry::KINDS {
                 println!("  {:<21} {}", k.name, k.summary);
             }
+            0
+        }
+        Some("labels") => {
+            println!("{}", attest::data::labels::FORMAT_DOC);
             0
         }
         Some(name) => match registry::find(name) {

@@ -194,3 +194,247 @@ fn qc_rate_and_the_exact_upper_bound() {
     assert_eq!(r02[0]["status"], "fail");
     assert_eq!(r["status"], "fail");
 }
+
+/// A label set of grade or class reads: `reads[reader][case]`, None for a missing read.
+fn reads_set(reads: &[Vec<Option<String>>], column: &str) -> String {
+    let mut text = format!(
+        "event_id,case_id,task,{column},annotator_id,created_at,tool,tool_version,source,round\n"
+    );
+    let mut id = 0;
+    for (r, row) in reads.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            if let Some(v) = v {
+                id += 1;
+                text.push_str(&format!(
+                    "E{id},c{c:02},t,{v},R{r:02},2025-02-01T09:00:00Z,viewer,2.1,human,1\n"
+                ));
+            }
+        }
+    }
+    text
+}
+
+fn run_agreement(events: &str, registry: &str, requirement: &str) -> Value {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("events.csv"), events).unwrap();
+    std::fs::write(d.path().join("annotators.csv"), registry).unwrap();
+    let spec = format!(
+        "attest: 1\nid: a\nversion: '1'\ntitle: A\ndata:\n  reads: {{ labels: events.csv, registry: annotators.csv }}\n\
+         requirements:\n  - id: AG\n    title: AG\n    check: labels.agreement\n    labels: reads\n    task: t\n{requirement}"
+    );
+    common::run_spec(d.path(), &spec).2
+}
+
+fn registry(n: usize) -> String {
+    let mut s = "id,role,years_experience\n".to_string();
+    for r in 0..n {
+        s.push_str(&format!("R{r:02},radiologist,5\n"));
+    }
+    s
+}
+
+#[test]
+fn cohen_kappa_of_the_sas_example_through_a_label_set() {
+    // The 3x3 table [[0,4,1],[0,8,0],[0,1,5]] (SAS PROC FREQ example, quoted in statsmodels'
+    // test_inter_rater.py): kappa 0.4842, ASE 0.1380, 95% CI 0.2137-0.7547; linear-weighted
+    // kappa 0.4701, CI 0.1845-0.7558. Rows are reader R00's grade, columns R01's.
+    let table = [[0, 4, 1], [0, 8, 0], [0, 1, 5]];
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for (i, row) in table.iter().enumerate() {
+        for (j, &n) in row.iter().enumerate() {
+            for _ in 0..n {
+                a.push(Some((i + 1).to_string()));
+                b.push(Some((j + 1).to_string()));
+            }
+        }
+    }
+    let events = reads_set(&[a, b], "grade");
+    let r = run_agreement(
+        &events,
+        &registry(2),
+        "    statistic: cohen_kappa\n    pass: ci_low >= 0.2\n",
+    );
+    let m = &r["measurements"][0];
+    assert_eq!(m["group"]["readers"], "R00 & R01");
+    assert_eq!(m["n"], 19);
+    assert!(
+        (m["estimate"].as_f64().unwrap() - 0.4842).abs() < 5e-5,
+        "{m}"
+    );
+    assert!((m["ci_low"].as_f64().unwrap() - 0.2137).abs() < 5e-5, "{m}");
+    assert!(
+        (m["ci_high"].as_f64().unwrap() - 0.7547).abs() < 5e-5,
+        "{m}"
+    );
+    assert_eq!(r["status"], "pass");
+    let r = run_agreement(
+        &events,
+        &registry(2),
+        "    statistic: cohen_kappa\n    weighting: linear\n    pass: ci_low >= 0.2\n",
+    );
+    let m = &r["measurements"][0];
+    assert!(
+        (m["estimate"].as_f64().unwrap() - 0.4701).abs() < 5e-5,
+        "{m}"
+    );
+    assert!((m["ci_low"].as_f64().unwrap() - 0.1845).abs() < 5e-5, "{m}");
+    assert_eq!(r["status"], "fail");
+}
+
+#[test]
+fn krippendorff_alpha_of_the_2011_example_through_a_label_set() {
+    // Krippendorff (2011), 4 coders x 12 units with missing values: nominal .743, ordinal
+    // .815, interval .849.
+    let k: [[Option<u8>; 12]; 4] = [
+        [
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(3),
+            Some(2),
+            Some(1),
+            Some(4),
+            Some(1),
+            Some(2),
+            None,
+            None,
+            None,
+        ],
+        [
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(3),
+            Some(2),
+            Some(2),
+            Some(4),
+            Some(1),
+            Some(2),
+            Some(5),
+            None,
+            Some(3),
+        ],
+        [
+            None,
+            Some(3),
+            Some(3),
+            Some(3),
+            Some(2),
+            Some(3),
+            Some(4),
+            Some(2),
+            Some(2),
+            Some(5),
+            Some(1),
+            None,
+        ],
+        [
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(3),
+            Some(2),
+            Some(4),
+            Some(4),
+            Some(1),
+            Some(2),
+            Some(5),
+            Some(1),
+            None,
+        ],
+    ];
+    let reads: Vec<Vec<Option<String>>> = k
+        .iter()
+        .map(|row| row.iter().map(|v| v.map(|x| x.to_string())).collect())
+        .collect();
+    let events = reads_set(&reads, "grade");
+    for (metric, expected) in [("nominal", 0.743), ("ordinal", 0.815), ("interval", 0.849)] {
+        let r = run_agreement(
+            &events,
+            &registry(4),
+            &format!("    statistic: krippendorff_alpha\n    metric: {metric}\n    ci: {{ resamples: 500 }}\n    pass: estimate >= 0.7\n"),
+        );
+        let m = &r["measurements"][0];
+        assert!(
+            (m["estimate"].as_f64().unwrap() - expected).abs() < 5e-4,
+            "{metric}: {m}"
+        );
+        // 11 units with at least two values; unit 12 (one value) is left out and said so.
+        assert_eq!(m["n"], 11);
+        assert!(
+            m["ci_low"].as_f64().unwrap() < expected && expected < m["ci_high"].as_f64().unwrap()
+        );
+        assert!(common::findings(&r)
+            .iter()
+            .any(|f| f.starts_with("single-read-cases")));
+    }
+}
+
+#[test]
+fn fleiss_kappa_of_the_1971_example_through_a_label_set() {
+    // Fleiss (1971): 30 subjects, 6 ratings each, 5 categories: kappa = .430. Fleiss' kappa
+    // depends only on the counts per subject, so the ratings are given to readers R00..R05 in
+    // category order.
+    const COUNTS: [[usize; 5]; 30] = [
+        [0, 0, 0, 6, 0],
+        [0, 3, 0, 0, 3],
+        [0, 1, 4, 0, 1],
+        [0, 0, 0, 0, 6],
+        [0, 3, 0, 3, 0],
+        [2, 0, 4, 0, 0],
+        [0, 0, 4, 0, 2],
+        [2, 0, 3, 1, 0],
+        [2, 0, 0, 4, 0],
+        [0, 0, 0, 0, 6],
+        [1, 0, 0, 5, 0],
+        [1, 1, 0, 4, 0],
+        [0, 3, 3, 0, 0],
+        [1, 0, 0, 5, 0],
+        [0, 2, 0, 3, 1],
+        [0, 0, 5, 0, 1],
+        [3, 0, 0, 1, 2],
+        [5, 1, 0, 0, 0],
+        [0, 2, 0, 4, 0],
+        [1, 0, 2, 0, 3],
+        [0, 0, 0, 0, 6],
+        [0, 1, 0, 5, 0],
+        [0, 2, 0, 1, 3],
+        [2, 0, 0, 4, 0],
+        [1, 0, 0, 4, 1],
+        [0, 5, 0, 1, 0],
+        [4, 0, 0, 0, 2],
+        [0, 2, 0, 4, 0],
+        [1, 0, 5, 0, 0],
+        [0, 0, 0, 0, 6],
+    ];
+    let names = [
+        "depression",
+        "personality",
+        "schizophrenia",
+        "neurosis",
+        "other",
+    ];
+    let mut reads = vec![vec![None; 30]; 6];
+    for (s, counts) in COUNTS.iter().enumerate() {
+        let mut reader = 0;
+        for (c, &n) in counts.iter().enumerate() {
+            for _ in 0..n {
+                reads[reader][s] = Some(names[c].to_string());
+                reader += 1;
+            }
+        }
+    }
+    let events = reads_set(&reads, "label");
+    let r = run_agreement(
+        &events,
+        &registry(6),
+        "    statistic: fleiss_kappa\n    ci: { resamples: 500 }\n    pass: estimate >= 0.4\n",
+    );
+    let m = &r["measurements"][0];
+    assert!(
+        (m["estimate"].as_f64().unwrap() - 0.430).abs() < 5e-4,
+        "{m}"
+    );
+    assert_eq!(m["n"], 30);
+    assert_eq!(r["status"], "pass");
+}

@@ -18,11 +18,14 @@ pub mod dicom_common;
 pub mod dicom_conformance;
 pub mod evidence;
 pub mod judge;
+pub mod labels_agreement;
+pub mod labels_ai_assist;
 pub mod labels_common;
 pub mod labels_provenance;
 pub mod labels_qc;
 pub mod labels_qualification;
 pub mod labels_reads;
+pub mod labels_reference;
 pub mod registry;
 
 use crate::data::dicom_index::DicomIndex;
@@ -53,6 +56,8 @@ pub struct Context {
     pub data: BTreeMap<String, DataSet>,
     pub models: BTreeMap<String, Loaded<Predictions>>,
     pub seed: u64,
+    /// Reference standards derived from label sets, by data source name.
+    pub references: BTreeMap<String, crate::data::labels::reference::Reference>,
     /// The key of patient pseudonyms, for identifiers read from case tables.
     pub key: Option<crate::data::pseudonym::PseudonymKey>,
 }
@@ -84,6 +89,8 @@ pub struct Names {
     pub tables: Vec<String>,
     /// Label-set sources.
     pub labels: Vec<String>,
+    /// Reference standards derived from label sets (also usable as tables).
+    pub references: Vec<String>,
     pub models: Vec<String>,
 }
 

@@ -2,8 +2,8 @@
 
 use super::{
     classification, dataset_composition, dataset_independence, deid_audit, dicom_acquisition,
-    dicom_attributes, dicom_conformance, labels_provenance, labels_qc, labels_qualification,
-    labels_reads, Check, Names,
+    dicom_attributes, dicom_conformance, labels_agreement, labels_ai_assist, labels_provenance,
+    labels_qc, labels_qualification, labels_reads, labels_reference, Check, Names,
 };
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::Field;
@@ -101,6 +101,27 @@ pub const KINDS: &[Kind] = &[
         doc: labels_qc::DOC,
         params: labels_qc::PARAMS,
         build: labels_qc::build,
+    },
+    Kind {
+        name: "labels.agreement",
+        summary: "inter-reader agreement: Cohen's kappa per reader pair, Fleiss' kappa, Krippendorff's alpha, mask Dice, with CIs",
+        doc: labels_agreement::DOC,
+        params: labels_agreement::PARAMS,
+        build: labels_agreement::build,
+    },
+    Kind {
+        name: "labels.ai_assist",
+        summary: "AI pre-annotation acceptance, edit and rejection rates, edit size, rubber-stamping reviewers flagged",
+        doc: labels_ai_assist::DOC,
+        params: labels_ai_assist::PARAMS,
+        build: labels_ai_assist::build,
+    },
+    Kind {
+        name: "labels.reference",
+        summary: "the reference standard derived by the declared rule covers the cases; how each was reached",
+        doc: labels_reference::DOC,
+        params: labels_reference::PARAMS,
+        build: labels_reference::build,
     },
 ];
 

@@ -5,6 +5,7 @@ pub mod hash;
 pub mod inventory;
 pub mod iod;
 pub mod labels;
+pub mod masks;
 pub mod pixels;
 pub mod predictions;
 pub mod pseudonym;

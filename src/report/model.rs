@@ -106,6 +106,9 @@ pub struct DataSummary {
     /// studies and series (the unreadable files are listed as findings).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inventory: Option<crate::data::inventory::Inventory>,
+    /// Label sets: the provenance summary (annotators, chain counts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<crate::data::labels::summary::LabelsSummary>,
 }
 
 /// A file and its content hash.

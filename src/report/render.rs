@@ -150,6 +150,9 @@ fn view(report: &Report) -> Value {
                 .collect::<Vec<_>>());
             r["findings_shown"] = json!(findings.iter().take(FINDINGS_SHOWN).collect::<Vec<_>>());
             r["findings_hidden"] = json!(findings.len().saturating_sub(FINDINGS_SHOWN));
+            if let Some(matrix) = reader_matrix(r) {
+                r["reader_matrix"] = matrix;
+            }
             if let Some(ms) = r["measurements"].as_array_mut() {
                 for m in ms {
                     m["ci_label"] =
@@ -170,6 +173,47 @@ fn view(report: &Report) -> Value {
         }
     }
     v
+}
+
+/// Pairwise measurements (group `readers` = "A & B") laid out as a reader × reader matrix:
+/// `{readers: [..], rows: [{reader, cells: [text]}]}`; None when there are no pairs.
+fn reader_matrix(r: &Value) -> Option<Value> {
+    let ms = r["measurements"].as_array()?;
+    let mut cells: Vec<(String, String, String)> = Vec::new();
+    for m in ms {
+        let pair = m["group"]["readers"].as_str()?;
+        let (a, b) = pair.split_once(" & ")?;
+        let text = match m["estimate"].as_f64() {
+            Some(e) => format!("{e:.3}"),
+            None => "—".to_string(),
+        };
+        cells.push((a.to_string(), b.to_string(), text));
+    }
+    let mut readers: Vec<String> = cells
+        .iter()
+        .flat_map(|(a, b, _)| [a.clone(), b.clone()])
+        .collect();
+    readers.sort();
+    readers.dedup();
+    let rows: Vec<Value> = readers
+        .iter()
+        .map(|x| {
+            let row: Vec<String> = readers
+                .iter()
+                .map(|y| {
+                    if x == y {
+                        return "·".to_string();
+                    }
+                    cells
+                        .iter()
+                        .find(|(a, b, _)| (a == x && b == y) || (a == y && b == x))
+                        .map_or(String::new(), |c| c.2.clone())
+                })
+                .collect();
+            json!({"reader": x, "cells": row})
+        })
+        .collect();
+    (!cells.is_empty()).then(|| json!({"readers": readers, "rows": rows}))
 }
 
 /// ROC points as SVG polyline coordinates in a 200x200 box (y grows downwards).

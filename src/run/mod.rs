@@ -106,9 +106,13 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
             positive,
         } = &d.source
         {
-            let (set, summary) = derive_reference(&d.name, from, task, *rule, positive, &cx);
+            let (set, summary, reference) =
+                derive_reference(&d.name, from, task, *rule, positive, &cx);
             data.extend(summary);
             cx.data.insert(d.name.clone(), DataSet::Table(set));
+            if let Some(r) = reference {
+                cx.references.insert(d.name.clone(), r);
+            }
         }
     }
 
@@ -255,6 +259,7 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                                 inv.unreadable.clear();
                                 inv
                             }),
+                            labels: None,
                         }),
                         item: Item::Data(
                             d.name.clone(),
@@ -300,6 +305,7 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                         records: t.len() as u64,
                         unreadable: 0,
                         inventory: None,
+                        labels: None,
                     })
                 });
                 Load {
@@ -333,6 +339,7 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                 records: p.len() as u64,
                 unreadable: 0,
                 inventory: None,
+                labels: None,
             });
             Load {
                 item: Item::Model(m.name.clone(), item),
@@ -385,6 +392,7 @@ fn load_labels(name: &str, path: &Path, registry: &Path, rel: &dyn Fn(&Path) -> 
                     .filter(|f| f.code != "unknown-field")
                     .count() as u64,
                 inventory: None,
+                labels: Some(crate::checks::labels_common::summary(&l)),
             };
             (
                 Loaded {
@@ -411,7 +419,11 @@ fn derive_reference(
     rule: crate::data::labels::reference::Rule,
     positive: &crate::data::labels::reference::Positive,
     cx: &Context,
-) -> (Loaded<crate::data::table::CaseTable>, Option<DataSummary>) {
+) -> (
+    Loaded<crate::data::table::CaseTable>,
+    Option<DataSummary>,
+    Option<crate::data::labels::reference::Reference>,
+) {
     use crate::data::labels::{graph::Graph, reference};
     let shown = format!(
         "reference `{name}` (from `{from}`, task `{task}`, rule {})",
@@ -423,6 +435,7 @@ fn derive_reference(
             return (
                 failed(shown, format!("label set `{from}` was not loaded")),
                 None,
+                None,
             )
         }
     };
@@ -432,6 +445,7 @@ fn derive_reference(
                 value: None,
                 findings: labels.findings.clone(),
             },
+            None,
             None,
         );
     };
@@ -447,6 +461,7 @@ fn derive_reference(
                 records: t.len() as u64,
                 unreadable: derived.iter().filter(|d| d.answer.is_none()).count() as u64,
                 inventory: None,
+                labels: None,
             };
             (
                 Loaded {
@@ -454,9 +469,16 @@ fn derive_reference(
                     findings,
                 },
                 Some(summary),
+                Some(reference::Reference {
+                    from: from.to_string(),
+                    task: task.to_string(),
+                    rule,
+                    positive: positive.clone(),
+                    derived,
+                }),
             )
         }
-        Err(e) => (failed(shown, e.reason), None),
+        Err(e) => (failed(shown, e.reason), None, None),
     }
 }
 

@@ -301,6 +301,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
             .filter(|d| matches!(d.source, Source::Labels { .. }))
             .map(|d| d.name.clone())
             .collect(),
+        references: data
+            .iter()
+            .filter(|d| matches!(d.source, Source::Reference { .. }))
+            .map(|d| d.name.clone())
+            .collect(),
         models: models.iter().map(|m| m.name.clone()).collect(),
     };
 

@@ -2,13 +2,15 @@
 //! annotator registry, and the structure checks read from them (chains of revisions, reads per
 //! case, the derived reference standard).
 //!
-//! The format is documented for users in `docs/labels.md` (also `attest explain labels`).
+//! The format is documented for users in `format.md` (`attest explain labels`); its JSON
+//! Schema comes from [`json_schema`] (`attest schema --labels`).
 //! Parsing never stops at a bad row: the row is set aside with a finding naming its line, and
 //! the rest is read.
 
 pub mod graph;
 pub mod reference;
 pub mod registry;
+pub mod summary;
 
 use std::collections::HashMap;
 
@@ -209,6 +211,73 @@ pub const COLUMNS: &[(&str, bool, &str)] = &[
 ];
 
 const ANSWERS: &[&str] = &["label", "grade", "value", "box", "mask"];
+
+/// The user documentation of label sets.
+pub const FORMAT_DOC: &str = include_str!("format.md");
+
+/// JSON Schema of a label-set event (one JSON Lines object) and of the registry (YAML).
+pub fn json_schema() -> Json {
+    use serde_json::json;
+    let mut props = serde_json::Map::new();
+    for (name, _, what) in COLUMNS {
+        let ty = match *name {
+            "grade" => json!({"type": "integer"}),
+            "value" => json!({"type": "number"}),
+            "round" => json!({"type": "integer", "minimum": 1}),
+            "box" => json!({"oneOf": [
+                {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
+                {"type": "string"}
+            ]}),
+            "created_at" | "reviewed_at" => json!({"type": "string", "format": "date-time"}),
+            "source" => json!({"type": "string", "enum": Source::NAMES}),
+            "decision" => json!({"type": "string", "enum": Decision::NAMES}),
+            _ => json!({"type": "string"}),
+        };
+        let mut ty = ty;
+        ty["description"] = json!(what);
+        props.insert(name.to_string(), ty);
+    }
+    let required: Vec<&str> = COLUMNS.iter().filter(|c| c.1).map(|c| c.0).collect();
+    let one_of: Vec<Json> = ANSWERS.iter().map(|a| json!({"required": [a]})).collect();
+    let dated = json!({"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"});
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "attest label set",
+        "$defs": {
+            "event": {
+                "description": "one annotation event (a JSON Lines object, or a CSV row with these columns)",
+                "type": "object",
+                "properties": props,
+                "required": required,
+                "oneOf": one_of,
+                "additionalProperties": false
+            },
+            "registry": {
+                "description": "the annotator registry (YAML)",
+                "type": "object",
+                "required": ["annotators"],
+                "additionalProperties": false,
+                "properties": {"annotators": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["id", "role"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "id": {"type": "string"},
+                        "role": {"type": "string"},
+                        "years_experience": {"type": "number", "minimum": 0},
+                        "qualification": {"type": "string"},
+                        "version": {"type": "string"},
+                        "training": {"type": "array", "items": {"type": "object", "required": ["course", "date"], "additionalProperties": false,
+                            "properties": {"course": {"type": "string"}, "date": dated}}},
+                        "assessments": {"type": "array", "items": {"type": "object", "required": ["date", "passed"], "additionalProperties": false,
+                            "properties": {"date": dated, "passed": {"type": "boolean"}, "score": {"type": "number"}}}}
+                    }
+                }}}
+            }
+        },
+        "$ref": "#/$defs/event"
+    })
+}
 
 /// Parses an RFC 3339 time stamp into seconds since the epoch.
 pub fn parse_instant(s: &str) -> Result<Instant, String> {

@@ -176,6 +176,17 @@ pub fn derive(g: &Graph, task: &str, rule: Rule) -> Vec<Derived> {
     out
 }
 
+/// A derived reference standard as the run holds it: what it was derived from, how, and the
+/// result for every case of the task.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub from: String,
+    pub task: String,
+    pub rule: Rule,
+    pub positive: Positive,
+    pub derived: Vec<Derived>,
+}
+
 /// How a reference answer becomes the 0/1 label `classification` reads.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Positive {
