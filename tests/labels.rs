@@ -438,3 +438,159 @@ fn fleiss_kappa_of_the_1971_example_through_a_label_set() {
     assert_eq!(m["n"], 30);
     assert_eq!(r["status"], "pass");
 }
+
+#[test]
+fn ai_assist_rates_and_a_rubber_stamping_reviewer() {
+    // R01 reviews 12 pre-annotations 3 s apart and accepts all; R02 reviews 4 of them a minute
+    // apart: accepts 2, edits 1 (changing the class), rejects 1.
+    let mut rows = Vec::new();
+    for i in 0..12 {
+        rows.push(format!(
+            "A{i},c{i:02},m,no_nodule,M1,2025-02-04T01:00:00Z,nodule-net,1.3.0,ai_preannotation,,,R01,2025-02-05T09:00:{:02}Z,accept",
+            3 * i
+        ));
+    }
+    let decisions = ["accept", "accept", "edit", "reject"];
+    for (i, d) in decisions.iter().enumerate() {
+        rows.push(format!(
+            "B{i},d{i:02},m,no_nodule,M1,2025-02-04T01:00:00Z,nodule-net,1.3.0,ai_preannotation,,,R02,2025-02-05T10:0{i}:00Z,{d}"
+        ));
+    }
+    rows.push("B2e,d02,m,nodule,R02,2025-02-05T10:02:30Z,viewer,2.1,human,B2,,,,".into());
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let (code, r) = run(
+        &rows,
+        "  - id: AI\n    title: AI\n    check: labels.ai_assist\n    labels: reads\n",
+    );
+    assert_eq!(code, 1);
+    assert_eq!(r["status"], "inconclusive");
+    assert_eq!(codes(&r), ["rubber-stamping reviewer R01"]);
+    let get = |metric: &str, reviewer: Option<&str>| -> f64 {
+        r["measurements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["metric"] == metric && m["group"]["reviewer"].as_str() == reviewer)
+            .unwrap()["estimate"]
+            .as_f64()
+            .unwrap()
+    };
+    // Overall: 14 accepted of 16; R02: 1 edit of 4, and it changed the answer.
+    assert_eq!(get("acceptance_rate", None), 14.0 / 16.0);
+    assert_eq!(get("edit_rate", Some("R02")), 0.25);
+    assert_eq!(get("rejection_rate", Some("R02")), 0.25);
+    assert_eq!(get("edits_changing_the_answer", None), 1.0);
+    // R01's gaps are all 3 s; R02's are 60 s (the 30 s edit is not a review).
+    assert_eq!(get("median_review_seconds", Some("R01")), 3.0);
+    assert_eq!(get("median_review_seconds", Some("R02")), 60.0);
+}
+
+#[test]
+fn the_reference_standard_is_derived_documented_and_usable_as_truth() {
+    // CLEAN: c1 unanimous nodule, c2 adjudicated nodule, c3 confirmed no_nodule, c4 R02's edit
+    // (nodule) of a pre-annotation: all resolved. The model scores rank them perfectly.
+    let d = tempfile::tempdir().unwrap();
+    let mut text = HEADER.to_string();
+    for r in CLEAN {
+        text.push_str(r);
+        text.push('\n');
+    }
+    std::fs::write(d.path().join("events.csv"), text).unwrap();
+    std::fs::write(d.path().join("annotators.yaml"), REGISTRY).unwrap();
+    std::fs::write(
+        d.path().join("cases.csv"),
+        "case_id,label\nc1,1\nc2,1\nc3,0\nc4,1\nc5,0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("p.csv"),
+        "case_id,score\nc1,0.9\nc2,0.8\nc3,0.1\nc4,0.7\n",
+    )
+    .unwrap();
+    let spec = "attest: 1\nid: r\nversion: '1'\ntitle: R\ndata:\n  cases: { table: cases.csv }\n  \
+                reads: { labels: events.csv, registry: annotators.yaml }\n  \
+                ref: { reference: reads, task: m, rule: arbitrator, positive: [nodule] }\n\
+                models:\n  m: { predictions: p.csv }\nrequirements:\n  \
+                - id: REF\n    title: R\n    check: labels.reference\n    reference: ref\n    cases: cases\n  \
+                - id: SENS\n    title: S\n    check: classification\n    model: m\n    truth: ref\n    metric: sensitivity\n    threshold: 0.5\n    pass: estimate >= 0.9\n";
+    std::fs::write(d.path().join("spec.yaml"), spec).unwrap();
+    let out = assert_cmd::Command::cargo_bin("attest")
+        .unwrap()
+        .env("ATTEST_PSEUDONYM_KEY", common::KEY)
+        .current_dir(d.path())
+        .args(["run", "spec.yaml", "--quiet", "--out", "out"])
+        .output()
+        .unwrap();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("out/report.json")).unwrap())
+            .unwrap();
+    // c5 is in the case table but has no event: no reference, so the requirement fails.
+    let reference = &report["requirements"][0];
+    assert_eq!(codes(reference), ["no-reference case c5"]);
+    assert_eq!(reference["measurements"][0]["estimate"], 0.8);
+    let path = |p: &str| {
+        reference["measurements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["group"]["path"] == p)
+            .map(|m| m["estimate"].as_f64().unwrap())
+    };
+    assert_eq!(path("unanimous"), Some(0.25));
+    assert_eq!(path("adjudicated"), Some(0.25));
+    assert_eq!(path("confirmed"), Some(0.5));
+    // Sensitivity against the derived reference: c1, c2, c4 positive, all above 0.5.
+    let sens = &report["requirements"][1];
+    assert_eq!(sens["status"], "pass");
+    assert_eq!(sens["measurements"][0]["n"], 3);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn bad_label_rows_and_registries_are_reported_never_a_panic() {
+    // A cycle, an unknown source, a time stamp without a zone, a duplicated event.
+    let rows = [
+        "E1,c1,m,nodule,R01,2025-02-01T09:00:00+08:00,viewer,2.1,human,E2,1,,,",
+        "E2,c1,m,nodule,R01,2025-02-01T09:00:00+08:00,viewer,2.1,human,E1,1,,,",
+        "E3,c1,m,nodule,R01,2025-02-01T09:00:00+08:00,viewer,2.1,robot,,1,,,",
+        "E4,c1,m,nodule,R01,2025-02-01 09:00:00,viewer,2.1,human,,1,,,",
+        "E5,c2,m,nodule,R01,2025-02-01T09:00:00+08:00,viewer,2.1,human,,1,,,",
+        "E5,c2,m,nodule,R01,2025-02-01T09:00:00+08:00,viewer,2.1,human,,1,,,",
+    ];
+    let (code, r) = run(&rows, PROVENANCE);
+    assert_eq!(code, 1);
+    assert_eq!(
+        codes(&r),
+        [
+            "duplicate-event events.csv:7",
+            "invalid-event events.csv:4",
+            "invalid-event events.csv:5",
+            "no-final-label events.csv:2 (event E1)",
+            "revision-cycle events.csv:2 (event E1)",
+            "revision-cycle events.csv:3 (event E2)",
+        ]
+    );
+    // A registry with an unknown key makes the label set unusable: error, exit 2.
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("events.csv"),
+        format!("{HEADER}{}\n", CLEAN[0]),
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("annotators.yaml"),
+        "annotators:\n  - id: R01\n    rol: x\n",
+    )
+    .unwrap();
+    let spec = format!(
+        "attest: 1\nid: l\nversion: '1'\ntitle: L\ndata:\n  reads: {{ labels: events.csv, registry: annotators.yaml }}\nrequirements:\n{}",
+        PROVENANCE.replace("    cases: cases\n", "")
+    );
+    let (code, _, req) = common::run_spec(d.path(), &spec);
+    assert_eq!(code, 2);
+    let msg = req["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("annotators.yaml") && msg.contains("rol"),
+        "{msg}"
+    );
+}

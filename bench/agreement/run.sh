@@ -3,16 +3,18 @@
 # attest: one `attest run` of a spec with Krippendorff's alpha (ordinal) with a 1,000-resample
 # bootstrap CI, and Fleiss' kappa with a 1,000-resample bootstrap CI; the whole process timed
 # (reading and hashing the 500,000-row label set included).
-# Peer: the krippendorff package's alpha (ordinal) on the same matrix, timed inside Python
-# (CSV reading excluded), without a CI (the package has none); a NumPy bootstrap of it would
-# cost 1,000 times that.
+# In-process: examples/agreement_timing.rs times ReliabilityData::from_ratings + alpha
+# (ordinal) on the same f64 matrix (NaN = missing), best of 5, on all cores and on one, and a
+# 1,000-resample bootstrap. Peer: the krippendorff package's alpha (ordinal) on the same
+# matrix, timed inside Python (best of 5), without a CI (the package has none; a bootstrap
+# with it would cost about 1,000 times one alpha).
 # Needs: pip install krippendorff numpy. Usage: bench/agreement/run.sh [CASES]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cases=${1:-100000}
 dir=bench/out/agreement
 rm -rf "$dir" && mkdir -p "$dir"
-cargo build --release -q --bin attest
+cargo build --release -q --bin attest --example agreement_timing
 python3 - "$dir" "$cases" <<'PY'
 import sys, numpy as np
 d, n = sys.argv[1], int(sys.argv[2])
@@ -21,6 +23,9 @@ truth = rng.integers(1, 6, n)
 grades = np.clip(truth[None, :] + rng.integers(-1, 2, (5, n)) * (rng.random((5, n)) < 0.3), 1, 5).astype(float)
 grades[rng.random((5, n)) < 0.05] = np.nan
 np.save(f"{d}/matrix.npy", grades)
+with open(f"{d}/matrix.csv", "w") as f:
+    for row in grades:
+        f.write(",".join("" if np.isnan(g) else str(int(g)) for g in row) + "\n")
 with open(f"{d}/events.csv", "w") as f:
     f.write("event_id,case_id,task,grade,annotator_id,created_at,tool,tool_version,source,round\n")
     e = 0
@@ -61,18 +66,25 @@ requirements:
 YAML
 best() { sort -g | head -1; }
 attest_s=$(for i in 1 2 3; do s=$(date +%s.%N); ATTEST_PSEUDONYM_KEY=bench ./target/release/attest run "$dir/spec.yaml" --quiet --out "$dir/out" >/dev/null || true; e=$(date +%s.%N); echo "$e - $s" | bc; done | best)
-alpha=$(python3 -c "import json; r=json.load(open('$dir/out/report.json'))['requirements'][0]['measurements'][0]; print(r['estimate'])")
-python3 - "$dir" "$attest_s" "$alpha" "$cases" <<'PY'
+inproc=$(./target/release/examples/agreement_timing "$dir/matrix.csv")
+inproc1=$(RAYON_NUM_THREADS=1 ./target/release/examples/agreement_timing "$dir/matrix.csv")
+python3 - "$dir" "$attest_s" "$inproc" "$cases" "$inproc1" <<'PY'
 import sys, time, json, numpy as np, krippendorff
-d, attest_s, alpha, n = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+from importlib.metadata import version
+d, attest_s, inproc, n = sys.argv[1], float(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
+one = json.loads(sys.argv[5])
 m = np.load(f"{d}/matrix.npy")
 times = []
-for _ in range(3):
+for _ in range(5):
     t = time.perf_counter(); a = krippendorff.alpha(reliability_data=m, level_of_measurement="ordinal"); times.append(time.perf_counter() - t)
 peer = min(times)
-print(json.dumps({"cases": n, "readers": 5, "attest_run_s": round(attest_s, 3),
-    "attest_alpha": alpha, "krippendorff_alpha_s": round(peer, 3), "krippendorff_alpha": a,
-    "krippendorff_version": krippendorff.__version__ if hasattr(krippendorff, "__version__") else "0.9.0",
-    "ratio_one_alpha": round(peer / attest_s, 1),
-    "ratio_with_bootstrap_1000": round(peer * 1000 / attest_s, 1)}))
+print(json.dumps({"cases": n, "readers": 5,
+    "attest_alpha": inproc["alpha"], "krippendorff_alpha": a,
+    "attest_alpha_s": inproc["alpha_s"], "krippendorff_alpha_s": round(peer, 4),
+    "attest_threads": inproc["threads"], "ratio_alpha": round(peer / inproc["alpha_s"], 1),
+    "attest_alpha_1_thread_s": one["alpha_s"], "ratio_alpha_per_core": round(peer / one["alpha_s"], 1),
+    "attest_bootstrap_1000_s": inproc["bootstrap_1000_s"], "attest_ci": inproc["ci"],
+    "krippendorff_x1000_s": round(peer * 1000, 1),
+    "attest_whole_run_s": round(attest_s, 3),
+    "krippendorff_version": version("krippendorff"), "numpy_version": np.__version__}))
 PY

@@ -12,6 +12,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use rayon::prelude::*;
+
 use super::bootstrap::resample;
 use super::BootstrapCi;
 
@@ -125,7 +127,7 @@ pub struct ReliabilityData {
 /// assert!((a.alpha - 0.743).abs() < 5e-4);
 /// assert_eq!((a.pairable_values, a.units, a.units_dropped), (40, 11, 1));
 /// ```
-pub fn krippendorff_alpha<T: Rating, R: AsRef<[T]>>(
+pub fn krippendorff_alpha<T: Rating + Sync, R: AsRef<[T]> + Sync>(
     ratings: &[R],
     metric: Metric,
 ) -> Option<KrippendorffAlpha> {
@@ -160,74 +162,63 @@ impl ReliabilityData {
     /// assert_eq!((data.units(), data.units_dropped()), (1, 2));
     /// assert_eq!(data.values(), &[1.0]);
     /// ```
-    pub fn from_ratings<T: Rating, R: AsRef<[T]>>(ratings: &[R]) -> Option<Self> {
+    pub fn from_ratings<T: Rating + Sync, R: AsRef<[T]> + Sync>(ratings: &[R]) -> Option<Self> {
         let units = ratings.first().map_or(0, |r| r.as_ref().len());
-        let mut per_unit = vec![0u32; units];
-        for row in ratings {
-            let row = row.as_ref();
-            if row.len() != units {
-                return None;
-            }
-            for (m, r) in per_unit.iter_mut().zip(row) {
-                if let Some(v) = r.value() {
-                    if !v.is_finite() {
-                        return None;
-                    }
-                    *m += 1;
-                }
-            }
+        if ratings.iter().any(|r| r.as_ref().len() != units) {
+            return None;
         }
-        // `v + 0.0` turns -0.0 into 0.0, so the two are one value.
-        let pairable = |u: usize| per_unit[u] >= 2;
-        let mut values: Vec<f64> = ratings
+        // Chunks of units are scanned in parallel, then merged in unit order, so the result
+        // does not depend on the thread count.
+        const CHUNK: usize = 1 << 14;
+        let chunks: Vec<Chunk> = (0..units.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|c| Chunk::scan(ratings, c * CHUNK..units.min((c + 1) * CHUNK)))
+            .collect::<Option<_>>()?;
+        // Global values: every chunk's pairable values, sorted.
+        let mut values: Vec<f64> = chunks
             .iter()
-            .flat_map(|row| {
-                row.as_ref()
-                    .iter()
-                    .enumerate()
-                    .filter(|&(u, _)| pairable(u))
-                    .filter_map(|(_, r)| r.value().map(|v| v + 0.0))
-            })
+            .flat_map(|c| c.used_bits().map(f64::from_bits))
             .collect();
         values.sort_unstable_by(f64::total_cmp);
-        values.dedup();
+        values.dedup_by(|a, b| a.to_bits() == b.to_bits());
         if values.len() > u32::MAX as usize {
             return None;
         }
-
-        let mut ids: HashMap<Vec<u32>, u32, BuildHasherDefault<PatternHasher>> = HashMap::default();
         let mut data = ReliabilityData {
             values: Vec::new(),
             pattern_values: Vec::new(),
             pattern_start: vec![0],
             pattern_units: Vec::new(),
-            unit_pattern: Vec::new(),
-            units_dropped: per_unit.iter().filter(|&&m| m < 2).count(),
+            unit_pattern: Vec::with_capacity(units),
+            units_dropped: chunks.iter().map(|c| c.dropped).sum(),
         };
-        let mut pattern = Vec::with_capacity(ratings.len());
-        for u in (0..units).filter(|&u| pairable(u)) {
-            pattern.clear();
-            for row in ratings {
-                if let Some(v) = row.as_ref()[u].value() {
-                    let v = v + 0.0;
-                    let i = values.partition_point(|x| x.total_cmp(&v).is_lt());
-                    pattern.push(i as u32);
-                }
-            }
-            pattern.sort_unstable();
-            let id = match ids.get(pattern.as_slice()) {
-                Some(&id) => id,
-                None => {
-                    let id = data.pattern_units.len() as u32;
-                    ids.insert(pattern.clone(), id);
-                    data.pattern_values.extend_from_slice(&pattern);
-                    data.pattern_start.push(data.pattern_values.len());
-                    data.pattern_units.push(0);
-                    id
-                }
+        let mut global: HashMap<Vec<u32>, u32, BuildHasherDefault<PatternHasher>> =
+            HashMap::default();
+        let mut pattern = Vec::new();
+        for c in &chunks {
+            // This chunk's pattern ids → global pattern ids (patterns are few).
+            let rank = |local: u32| -> u32 {
+                let v = f64::from_bits(c.bits[local as usize]);
+                values.partition_point(|x| x.total_cmp(&v).is_lt()) as u32
             };
-            data.pattern_units[id as usize] += 1;
-            data.unit_pattern.push(id);
+            let map: Vec<u32> = (0..c.pattern_units.len())
+                .map(|p| {
+                    pattern.clear();
+                    pattern.extend(c.pattern(p).iter().map(|&i| rank(i)));
+                    pattern.sort_unstable();
+                    let next = data.pattern_units.len() as u32;
+                    let id = *global.entry(pattern.clone()).or_insert(next);
+                    if id == next {
+                        data.pattern_values.extend_from_slice(&pattern);
+                        data.pattern_start.push(data.pattern_values.len());
+                        data.pattern_units.push(0);
+                    }
+                    data.pattern_units[id as usize] += c.pattern_units[p];
+                    id
+                })
+                .collect();
+            data.unit_pattern
+                .extend(c.unit_pattern.iter().map(|&p| map[p as usize]));
         }
         data.values = values;
         Some(data)
@@ -507,6 +498,131 @@ fn ratio_delta(c: f64, k: f64) -> f64 {
     }
 }
 
+/// One chunk of units, scanned alone: values get provisional ids in order of first appearance
+/// (`v + 0.0` turns -0.0 into 0.0, so the two are one value), found by a linear scan of their
+/// bits while there are at most `SMALL` (rating scales have few values), by hashing beyond.
+/// Each unit's multiset of ids is its pattern: with at most 15 readers and ids below 16, a
+/// count per id in 4 bits is an order-free key found with one integer hash; otherwise the
+/// sorted ids are the key. The same multiset may get one pattern from each path, which is
+/// harmless: alpha and the bootstrap only sum over patterns, and merging joins them.
+struct Chunk {
+    bits: Vec<u64>,
+    pattern_values: Vec<u32>,
+    pattern_start: Vec<usize>,
+    pattern_units: Vec<u32>,
+    unit_pattern: Vec<u32>,
+    dropped: usize,
+}
+
+impl Chunk {
+    fn scan<T: Rating, R: AsRef<[T]>>(
+        ratings: &[R],
+        range: std::ops::Range<usize>,
+    ) -> Option<Self> {
+        const SMALL: usize = 32;
+        type Map<K> = HashMap<K, u32, BuildHasherDefault<PatternHasher>>;
+        let mut c = Chunk {
+            bits: Vec::new(),
+            pattern_values: Vec::new(),
+            pattern_start: vec![0],
+            pattern_units: Vec::new(),
+            unit_pattern: Vec::with_capacity(range.len()),
+            dropped: 0,
+        };
+        let mut many: Map<u64> = HashMap::default();
+        let mut counted: Map<u64> = HashMap::default();
+        let mut sorted: Map<Vec<u32>> = HashMap::default();
+        let mut pattern: Vec<u32> = Vec::with_capacity(ratings.len());
+        let countable = ratings.len() <= 15;
+        for u in range {
+            pattern.clear();
+            let mut counts = 0u64;
+            let mut fast = countable;
+            for row in ratings {
+                let Some(v) = row.as_ref()[u].value() else {
+                    continue;
+                };
+                if !v.is_finite() {
+                    return None;
+                }
+                let b = (v + 0.0).to_bits();
+                let id = if many.is_empty() {
+                    match c.bits.iter().position(|&x| x == b) {
+                        Some(i) => i as u32,
+                        None => {
+                            c.bits.push(b);
+                            if c.bits.len() > SMALL {
+                                many.extend(c.bits.iter().enumerate().map(|(i, &x)| (x, i as u32)));
+                            }
+                            (c.bits.len() - 1) as u32
+                        }
+                    }
+                } else {
+                    let next = c.bits.len() as u32;
+                    let id = *many.entry(b).or_insert(next);
+                    if id == next {
+                        c.bits.push(b);
+                    }
+                    id
+                };
+                if id < 16 {
+                    counts += 1 << (4 * id);
+                } else {
+                    fast = false;
+                }
+                pattern.push(id);
+            }
+            if pattern.len() < 2 {
+                c.dropped += 1;
+                continue;
+            }
+            let known = if fast {
+                counted.get(&counts).copied()
+            } else {
+                pattern.sort_unstable();
+                sorted.get(pattern.as_slice()).copied()
+            };
+            let id = match known {
+                Some(id) => id,
+                None => {
+                    pattern.sort_unstable();
+                    let id = c.pattern_units.len() as u32;
+                    if fast {
+                        counted.insert(counts, id);
+                    } else {
+                        sorted.insert(pattern.clone(), id);
+                    }
+                    c.pattern_values.extend_from_slice(&pattern);
+                    c.pattern_start.push(c.pattern_values.len());
+                    c.pattern_units.push(0);
+                    id
+                }
+            };
+            c.pattern_units[id as usize] += 1;
+            c.unit_pattern.push(id);
+        }
+        Some(c)
+    }
+
+    fn pattern(&self, p: usize) -> &[u32] {
+        &self.pattern_values[self.pattern_start[p]..self.pattern_start[p + 1]]
+    }
+
+    /// The bits of the values the chunk's patterns use (values only in dropped units are not
+    /// pairable).
+    fn used_bits(&self) -> impl Iterator<Item = u64> + '_ {
+        let mut used = vec![false; self.bits.len()];
+        for &i in &self.pattern_values {
+            used[i as usize] = true;
+        }
+        self.bits
+            .iter()
+            .zip(used)
+            .filter(|(_, u)| *u)
+            .map(|(&b, _)| b)
+    }
+}
+
 /// A fast non-cryptographic hasher for unit patterns (short lists of small integers, from our
 /// own data, so no hash flooding to fear): FxHash's multiply-rotate step.
 #[derive(Default)]
@@ -554,7 +670,7 @@ mod tests {
         [1., 2., 3., 3., 2., 4., 4., 1., 2., 5., 1., NAN],
     ];
 
-    fn alpha_of<T: Rating, R: AsRef<[T]>>(ratings: &[R], metric: Metric) -> f64 {
+    fn alpha_of<T: Rating + Sync, R: AsRef<[T]> + Sync>(ratings: &[R], metric: Metric) -> f64 {
         krippendorff_alpha(ratings, metric).unwrap().alpha
     }
 
