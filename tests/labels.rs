@@ -594,3 +594,62 @@ fn bad_label_rows_and_registries_are_reported_never_a_panic() {
         "{msg}"
     );
 }
+
+#[test]
+fn the_demo_label_audit_reports_exactly_the_planted_defects() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let run = assert_cmd::Command::cargo_bin("attest")
+        .unwrap()
+        .env("ATTEST_PSEUDONYM_KEY", common::KEY)
+        .current_dir(root)
+        .args(["run", "specs/labels.yaml", "--quiet", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap()).unwrap();
+    let req = |id: &str| {
+        r["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    // testdata/demo/labels/DEFECTS.md is written by the generator beside the defects.
+    let md = std::fs::read_to_string(root.join("testdata/demo/labels/DEFECTS.md")).unwrap();
+    let mut planted: Vec<(String, String)> = md
+        .lines()
+        .filter(|l| l.starts_with("| E"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[3].trim_matches('`').to_string(), cells[1].to_string())
+        })
+        .collect();
+    planted.sort();
+    let mut found: Vec<(String, String)> = ["LAB-PROV", "LAB-READS"]
+        .iter()
+        .flat_map(|id| req(id)["findings"].as_array().unwrap().clone())
+        .map(|f| {
+            let subject = f["subject"].as_str().unwrap();
+            let event = subject.split("(event ").nth(1).unwrap().trim_end_matches(')');
+            (f["code"].as_str().unwrap().to_string(), event.to_string())
+        })
+        .collect();
+    found.sort();
+    assert_eq!(found, planted);
+    // The rest of the programme is as designed: the careful readers agree, the rubber-stamping
+    // reviewer is flagged, the reference covers every case but the unreviewed one.
+    assert_eq!(req("LAB-KAPPA")["status"], "pass");
+    assert_eq!(req("LAB-ALPHA")["status"], "pass");
+    assert_eq!(req("LAB-DICE")["status"], "pass");
+    assert_eq!(req("LAB-AI")["status"], "inconclusive");
+    assert_eq!(common::findings(&req("LAB-AI"))[0], "rubber-stamping reviewer R04");
+    assert_eq!(req("LAB-REF")["measurements"][0]["estimate"], 0.995);
+    assert_eq!(req("PERF-AUC-REF")["status"], "pass");
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(html.contains("annotation provenance") && html.contains("Reader agreement"));
+}

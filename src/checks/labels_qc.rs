@@ -95,7 +95,7 @@ impl Check for Qc {
 
     fn evaluate(&self, cx: &Context) -> Evidence {
         let method = format!(
-            "per annotator, over people's labels{}: the share re-reviewed by someone else (an event with \
+            "per annotator, over their reads (people's events revising nothing){}: the share re-reviewed by someone else (an event with \
              `reviewed_by`), at least {}; the error rate among them (decision `edit` or `reject`) with its \
              one-sided {} upper bound ({}, the upper end of the two-sided {} interval), at most {}",
             self.task.as_ref().map(|t| format!(" of task `{t}`")).unwrap_or_default(),
@@ -113,7 +113,10 @@ impl Check for Qc {
         // annotator → (labels, reviewed, errors)
         let mut per: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
         for e in &l.set.events {
-            if e.source == Source::AiPreannotation
+            // People's reads: adjudications, consensus and edits are decisions on reads, and AI
+            // pre-annotations are `labels.ai_assist`'s.
+            if e.source != Source::Human
+                || e.revises.is_some()
                 || self.task.as_ref().is_some_and(|t| *t != e.task)
             {
                 continue;

@@ -161,7 +161,7 @@ impl Check for Reads {
                 let why = match l.registry.get(&e.annotator) {
                     None => Some(format!("`{}` is not in the registry", e.annotator)),
                     Some(a) if a.role != self.arbitrator_role => Some(format!(
-                        "`{}` is a {}, not a {}",
+                        "`{}` has the role `{}`, not `{}`",
                         e.annotator, a.role, self.arbitrator_role
                     )),
                     Some(a) if a.years_experience.unwrap_or(0.0) < self.min_years => Some(format!(

@@ -24,6 +24,7 @@ use std::path::Path;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::annotation::{write_demo_labels, LabelCase, LabelSummary};
 use super::broken::{write_empty, write_not_dicom, write_truncated};
 use super::ct::{
     ds, write_bytes, write_ct, CtInstance, HeaderProfile, Nodule, CT_IMAGE_STORAGE,
@@ -43,7 +44,13 @@ pub const DEFECTS_FILE: &str = "DEFECTS.md";
 const DEFECTS_TITLE: &str = "# Deliberate defects in the demo data";
 
 /// The outputs of [`write_demo`], relative to its folder.
-const OUTPUTS: [&str; 4] = ["dicom", "cases.csv", "predictions.csv", DEFECTS_FILE];
+const OUTPUTS: [&str; 5] = [
+    "dicom",
+    "cases.csv",
+    "predictions.csv",
+    DEFECTS_FILE,
+    "labels",
+];
 
 pub(super) struct Site {
     code: &'static str,
@@ -195,6 +202,8 @@ pub struct DemoSummary {
     pub dicom_bytes: u64,
     /// Every planted defect, sorted by kind then path.
     pub defects: Vec<Defect>,
+    /// The label set written under `labels/`.
+    pub labels: Option<LabelSummary>,
 }
 
 impl fmt::Display for DemoSummary {
@@ -213,6 +222,16 @@ impl fmt::Display for DemoSummary {
         }
         for d in &self.defects {
             writeln!(f, "  defect {:?}: {}", d.kind, d.path)?;
+        }
+        if let Some(l) = &self.labels {
+            writeln!(
+                f,
+                "labels/: {} events ({} AI pre-annotations), {} masks",
+                l.events, l.ai_preannotations, l.masks
+            )?;
+            for (code, id) in &l.defects {
+                writeln!(f, "  label defect {code}: event {id}")?;
+            }
         }
         Ok(())
     }
@@ -267,6 +286,7 @@ pub fn write_demo(dir: &Path, seed: u64) -> Result<DemoSummary, SynthError> {
         files: 0,
         dicom_bytes: 0,
         defects: Vec::new(),
+        labels: None,
     };
     for case in &cases {
         for slice in &case.slices {
@@ -300,6 +320,20 @@ pub fn write_demo(dir: &Path, seed: u64) -> Result<DemoSummary, SynthError> {
         &dir.join(DEFECTS_FILE),
         defects_md(&summary, seed).as_bytes(),
     )?;
+    let label_cases: Vec<LabelCase> = cases
+        .iter()
+        .map(|c| {
+            let s = &c.slices[0];
+            let ps = s.pixel_spacing.map_or(1.0, |p| p[0]);
+            LabelCase {
+                case_id: c.case_id.clone(),
+                positive: c.label,
+                nodule: s.nodule.map(|n| (n.row, n.col, n.sigma)),
+                spacing: [ps, ps, s.slice_thickness.unwrap_or(1.0)],
+            }
+        })
+        .collect();
+    summary.labels = Some(write_demo_labels(dir, &label_cases, seed)?);
     Ok(summary)
 }
 

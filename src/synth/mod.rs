@@ -7,16 +7,19 @@
 //! Tests build fixtures with [`CtInstance`] (one field changed from the default) and write them
 //! with [`write_ct`]; `examples/gen_testdata.rs` calls [`write_demo`] and [`write_bulk`].
 
+mod annotation;
 mod broken;
 mod bulk;
 mod ct;
 mod defects;
 mod deid;
 mod demo;
+mod nifti;
 mod uid;
 
 use std::path::PathBuf;
 
+pub use annotation::{write_demo_labels, LabelCase, LabelSummary};
 pub use broken::{truncated_bytes, write_empty, write_not_dicom, write_truncated, NOT_DICOM_TEXT};
 pub use bulk::{write_bulk, BulkSummary};
 pub use ct::{
@@ -27,6 +30,7 @@ pub use deid::{deidentify, method_code, BASIC_PROFILE_REMOVALS};
 pub use demo::{
     remove_demo, write_demo, Defect, DefectKind, DemoSummary, SiteSummary, DEFECTS_FILE, DEMO_SEED,
 };
+pub use nifti::write_mask;
 pub use uid::{synthetic_uid, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, UID_ROOT};
 
 /// Why synthetic data could not be written.
