@@ -609,7 +609,8 @@ fn the_demo_label_audit_reports_exactly_the_planted_defects() {
         .unwrap();
     assert_eq!(run.status.code(), Some(1));
     let r: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
     let req = |id: &str| {
         r["requirements"]
             .as_array()
@@ -635,7 +636,11 @@ fn the_demo_label_audit_reports_exactly_the_planted_defects() {
         .flat_map(|id| req(id)["findings"].as_array().unwrap().clone())
         .map(|f| {
             let subject = f["subject"].as_str().unwrap();
-            let event = subject.split("(event ").nth(1).unwrap().trim_end_matches(')');
+            let event = subject
+                .split("(event ")
+                .nth(1)
+                .unwrap()
+                .trim_end_matches(')');
             (f["code"].as_str().unwrap().to_string(), event.to_string())
         })
         .collect();
@@ -647,9 +652,98 @@ fn the_demo_label_audit_reports_exactly_the_planted_defects() {
     assert_eq!(req("LAB-ALPHA")["status"], "pass");
     assert_eq!(req("LAB-DICE")["status"], "pass");
     assert_eq!(req("LAB-AI")["status"], "inconclusive");
-    assert_eq!(common::findings(&req("LAB-AI"))[0], "rubber-stamping reviewer R04");
+    assert_eq!(
+        common::findings(&req("LAB-AI"))[0],
+        "rubber-stamping reviewer R04"
+    );
     assert_eq!(req("LAB-REF")["measurements"][0]["estimate"], 0.995);
     assert_eq!(req("PERF-AUC-REF")["status"], "pass");
     let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
     assert!(html.contains("annotation provenance") && html.contains("Reader agreement"));
+}
+
+#[test]
+fn the_label_audit_is_deterministic_and_hashes_every_mask() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = |threads: &str| {
+        let out = tempfile::tempdir().unwrap();
+        assert_cmd::Command::cargo_bin("attest")
+            .unwrap()
+            .env("ATTEST_PSEUDONYM_KEY", common::KEY)
+            .env("RAYON_NUM_THREADS", threads)
+            .current_dir(root)
+            .args([
+                "run",
+                "specs/labels.yaml",
+                "--quiet",
+                "--seed",
+                "7",
+                "--out",
+            ])
+            .arg(out.path())
+            .assert()
+            .code(1);
+        let text = std::fs::read_to_string(out.path().join("report.json")).unwrap();
+        let manifest = std::fs::read_to_string(out.path().join("manifest.json")).unwrap();
+        (out, text, manifest)
+    };
+    let strip = |t: &str| -> String {
+        t.lines()
+            .filter(|l| !l.trim_start().starts_with("\"generated_at\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (_a, one, manifest) = run("1");
+    let (_b, two, _) = run("2");
+    assert_eq!(strip(&one), strip(&two));
+    // Every mask the label set names is an input with its hash.
+    let masks = std::fs::read_dir(root.join("testdata/demo/labels/masks"))
+        .unwrap()
+        .count();
+    assert_eq!(masks, 68);
+    assert_eq!(
+        manifest.matches("labels/masks/").count(),
+        masks,
+        "every mask in the manifest"
+    );
+}
+
+#[test]
+fn future_time_stamps_are_findings() {
+    let mut rows: Vec<&str> = CLEAN.to_vec();
+    rows.push("E9,c1,m,nodule,R01,2099-01-01T09:00:00+08:00,viewer,2.1,human,,2,,,");
+    let (_, r) = run(&rows, PROVENANCE);
+    assert_eq!(codes(&r), ["future-timestamp events.csv:10 (event E9)"]);
+}
+
+#[test]
+fn the_label_set_json_schema() {
+    let out = assert_cmd::Command::cargo_bin("attest")
+        .unwrap()
+        .args(["schema", "--labels"])
+        .output()
+        .unwrap();
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let event = &s["$defs"]["event"];
+    assert_eq!(
+        event["required"],
+        serde_json::json!([
+            "event_id",
+            "case_id",
+            "annotator_id",
+            "created_at",
+            "source"
+        ])
+    );
+    assert_eq!(event["properties"]["source"]["enum"][1], "ai_preannotation");
+    assert_eq!(event["oneOf"].as_array().unwrap().len(), 5);
+    assert!(s["$defs"]["registry"]["properties"]["annotators"].is_object());
+    let explain = assert_cmd::Command::cargo_bin("attest")
+        .unwrap()
+        .args(["explain", "labels"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8(explain.stdout)
+        .unwrap()
+        .contains("## Annotator registry"));
 }

@@ -371,6 +371,32 @@ fn load_labels(name: &str, path: &Path, registry: &Path, rel: &dyn Fn(&Path) -> 
             matches!(ext(path).as_str(), "jsonl" | "ndjson"),
         )?;
         let registry = parse_registry(&reg_bytes, &shown_reg, ext(registry) == "csv")?;
+        // Mask files the events name are inputs too: hashed here, read by the checks. A
+        // missing one is the checks' finding (`unreadable-mask`).
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let mut masks: Vec<&str> = set
+            .events
+            .iter()
+            .filter_map(|e| match &e.answer {
+                crate::data::labels::Answer::Mask(m) => Some(m.as_str()),
+                _ => None,
+            })
+            .collect();
+        masks.sort_unstable();
+        masks.dedup();
+        let named: Vec<(PathBuf, String)> = masks
+            .iter()
+            .map(|m| {
+                let p = dir.join(m);
+                let shown = rel(&p);
+                (p, shown)
+            })
+            .collect();
+        let hashed: Vec<FileRecord> = named
+            .par_iter()
+            .filter_map(|(p, shown)| record(p, shown).ok())
+            .collect();
+        files.extend(hashed);
         Ok(Labels {
             set,
             registry,
