@@ -660,6 +660,7 @@ fn the_demo_label_audit_reports_exactly_the_planted_defects() {
     assert_eq!(req("PERF-AUC-REF")["status"], "pass");
     let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
     assert!(html.contains("annotation provenance") && html.contains("Reader agreement"));
+    assert!(html.contains("Chain of custody") && html.contains("E99999"));
 }
 
 #[test]
