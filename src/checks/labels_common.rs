@@ -123,7 +123,7 @@ pub fn summary(l: &Labels) -> crate::data::labels::summary::LabelsSummary {
                 .to_string(),
         ..LabelsSummary::default()
     };
-    for (i, e) in l.set.events.iter().enumerate() {
+    for e in &l.set.events {
         let p = person(&mut people, l, &e.annotator);
         match e.source {
             Source::AiPreannotation => {
@@ -134,7 +134,7 @@ pub fn summary(l: &Labels) -> crate::data::labels::summary::LabelsSummary {
                 }
             }
             Source::Adjudication | Source::Consensus => p.adjudications += 1,
-            Source::Human if e.revises.is_some() || g.parent[i].is_some() => p.edits += 1,
+            Source::Human if e.revises.is_some() => p.edits += 1,
             Source::Human => p.reads += 1,
         }
         if let (Some(r), Some(d)) = (&e.reviewed_by, e.decision) {
