@@ -263,6 +263,10 @@ fn cohen_kappa_of_the_sas_example_through_a_label_set() {
     );
     assert!((m["ci_low"].as_f64().unwrap() - 0.2137).abs() < 5e-5, "{m}");
     assert!(
+        (m["std_error"].as_f64().unwrap() - 0.1380).abs() < 5e-5,
+        "{m}"
+    );
+    assert!(
         (m["ci_high"].as_f64().unwrap() - 0.7547).abs() < 5e-5,
         "{m}"
     );

@@ -94,6 +94,10 @@ pub struct Measurement {
     pub ci_level: Option<f64>,
     pub n: u64,
     pub p_value: Option<f64>,
+    /// The estimate's standard error, where the method gives one (e.g. Cohen's kappa's
+    /// asymptotic standard error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub std_error: Option<f64>,
     /// The outcome of the pass criterion for this measurement alone.
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -122,6 +126,7 @@ impl Measurement {
             ci_level: None,
             n: 0,
             p_value: None,
+            std_error: None,
             status: Status::Inconclusive,
             threshold: None,
             confusion: None,

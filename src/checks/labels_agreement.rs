@@ -325,6 +325,7 @@ impl Agreement {
                 }
                 let k0 = ag::cohen_kappa_labels(&a, &b, k, weighting, self.level);
                 m.estimate = k0.as_ref().map(|x| x.kappa);
+                m.std_error = k0.as_ref().map(|x| x.std_kappa);
                 if self.bootstrap {
                     let pair_seed = seed ^ ((i as u64) << 32 | j as u64);
                     let boot = ag::cohen_kappa_bootstrap(
