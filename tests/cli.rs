@@ -660,3 +660,30 @@ fn verify_reports_a_file_added_to_a_dicom_folder() {
             "ADDED input data/dicom/site-A/extra.dcm",
         ));
 }
+
+#[test]
+fn a_template_that_fails_to_render_still_leaves_report_json() {
+    // A user's --templates with a mistake: the run says which template failed and exits 2, and
+    // the evidence itself (report.json, manifest.json) is still written.
+    let d = tempfile::tempdir().unwrap();
+    let t = d.path().join("templates");
+    std::fs::create_dir_all(&t).unwrap();
+    std::fs::write(t.join("report.html.tera"), "{{ r.no_such_field.deeper }}").unwrap();
+    let out = d.path().join("out");
+    let run = Command::cargo_bin("attest")
+        .unwrap()
+        .env("ATTEST_PSEUDONYM_KEY", "k")
+        .current_dir(root())
+        .args(["run", "specs/demo.yaml", "--quiet", "--out"])
+        .arg(&out)
+        .arg("--templates")
+        .arg(&t)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("report.html.tera"));
+    assert!(out.join("report.json").exists());
+    assert!(out.join("report.md").exists());
+    assert!(out.join("manifest.json").exists());
+    assert!(!out.join("report.html").exists());
+}

@@ -542,11 +542,21 @@ pub fn write(
         move |source| WriteError::Io { path, source }
     };
     std::fs::create_dir_all(out).map_err(io(out))?;
-    let files = [
-        ("report.json", render::json(report)),
-        ("report.html", templates.html(report)?),
-        ("report.md", templates.markdown(report)?),
-    ];
+    // report.json is the evidence: it is written even when a template fails to render (a
+    // bug, or a user's `--templates`), and the failure is returned after the manifest.
+    let mut failure = None;
+    let mut files = vec![("report.json", render::json(report))];
+    for (name, rendered) in [
+        ("report.html", templates.html(report)),
+        ("report.md", templates.markdown(report)),
+    ] {
+        match rendered {
+            Ok(text) => files.push((name, text)),
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
     let mut outputs = Vec::new();
     let mut written = Vec::new();
     for (name, text) in &files {
@@ -592,5 +602,8 @@ pub fn write(
     text.push('\n');
     std::fs::write(&p, text).map_err(io(&p))?;
     written.push(p);
-    Ok(written)
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(written),
+    }
 }
