@@ -27,7 +27,11 @@ pub struct Candidate {
 pub struct Matched {
     /// Per counted (not ignored) lesion, in input order.
     pub lesion_scores: Vec<Option<f64>>,
+    /// The scan of each counted lesion.
+    pub lesion_scans: Vec<usize>,
     pub false_positives: Vec<f64>,
+    /// The scan of each false positive.
+    pub fp_scans: Vec<usize>,
     /// Candidates that hit only ignored lesions, left out.
     pub ignored_candidates: usize,
 }
@@ -74,6 +78,7 @@ pub fn match_candidates(
         .collect();
     let mut best: Vec<Option<f64>> = vec![None; counted.len()];
     let mut false_positives = Vec::new();
+    let mut fp_scans = Vec::new();
     let mut ignored_candidates = 0;
     for c in candidates {
         let mut hit_counted = false;
@@ -101,12 +106,15 @@ pub fn match_candidates(
                 ignored_candidates += 1;
             } else {
                 false_positives.push(c.probability);
+                fp_scans.push(c.scan);
             }
         }
     }
     Matched {
+        lesion_scans: counted.iter().map(|&l| lesions[l].scan).collect(),
         lesion_scores: best,
         false_positives,
+        fp_scans,
         ignored_candidates,
     }
 }
@@ -260,6 +268,110 @@ pub fn cpm(curve: &[FrocPoint]) -> Option<f64> {
     s.map(|v| v.iter().sum::<f64>() / v.len() as f64)
 }
 
+/// The FROC curve with each scan weighted (a bootstrap resample's multiplicities): as
+/// [`froc_curve`] with every lesion and false positive counted `weights[scan]` times and
+/// `Σ weights` scans. None when the weighted lesions or scans are zero.
+fn weighted_curve(m: &Matched, weights: &[u32]) -> Option<Vec<FrocPoint>> {
+    let w = |scan: usize| f64::from(weights[scan]);
+    let lesions: f64 = m.lesion_scans.iter().map(|&s| w(s)).sum();
+    let scans: f64 = weights.iter().map(|&x| f64::from(x)).sum();
+    if lesions == 0.0 || scans == 0.0 {
+        return None;
+    }
+    let mut tp: Vec<(f64, f64)> = m
+        .lesion_scores
+        .iter()
+        .zip(&m.lesion_scans)
+        .filter_map(|(s, &scan)| Some(((*s)?, w(scan))))
+        .filter(|(_, w)| *w > 0.0)
+        .collect();
+    let mut fp: Vec<(f64, f64)> = m
+        .false_positives
+        .iter()
+        .zip(&m.fp_scans)
+        .map(|(&p, &scan)| (p, w(scan)))
+        .filter(|(_, w)| *w > 0.0)
+        .collect();
+    tp.sort_by(|a, b| b.0.total_cmp(&a.0));
+    fp.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut thresholds: Vec<f64> = tp.iter().chain(&fp).map(|x| x.0).collect();
+    thresholds.sort_by(|a, b| b.total_cmp(a));
+    thresholds.dedup();
+    let (mut i, mut j, mut tp_w, mut fp_w) = (0, 0, 0.0, 0.0);
+    let mut curve = vec![FrocPoint {
+        threshold: f64::INFINITY,
+        fp_per_scan: 0.0,
+        sensitivity: 0.0,
+    }];
+    for t in thresholds {
+        while i < tp.len() && tp[i].0 >= t {
+            tp_w += tp[i].1;
+            i += 1;
+        }
+        while j < fp.len() && fp[j].0 >= t {
+            fp_w += fp[j].1;
+            j += 1;
+        }
+        curve.push(FrocPoint {
+            threshold: t,
+            fp_per_scan: fp_w / scans,
+            sensitivity: tp_w / lesions,
+        });
+    }
+    Some(curve)
+}
+
+/// A percentile bootstrap over scans of a summary of the FROC curve (the CPM, or the
+/// sensitivity at a false-positive rate), as the LUNA16 evaluation does: scans are drawn with
+/// replacement, each with all its lesions and candidates, `replicates` times, seeded; results
+/// do not depend on the thread count.
+///
+/// # Formula
+/// For each resample, the FROC curve of the drawn scans (a scan drawn k times counts k times)
+/// and its summary; the interval is the percentile interval of the summaries at `level`.
+///
+/// # Edge cases
+/// None when there are no scans or no counted lesion. Resamples without any lesion have no
+/// curve: they are left out of the interval and counted in `undefined`.
+///
+/// # References
+/// Setio et al. (2017) §2.4 (bootstrapped FROC, 1,000 resamples); Efron & Tibshirani (1993).
+///
+/// # Example
+/// ```
+/// use attest::stats::froc::{cpm, froc_bootstrap, match_candidates, Candidate, Lesion};
+/// let lesions: Vec<Lesion> = (0..20)
+///     .map(|s| Lesion { scan: s, centre: [0.0; 3], diameter_mm: 8.0, ignored: false })
+///     .collect();
+/// let cands: Vec<Candidate> = (0..20)
+///     .map(|s| Candidate { scan: s, centre: [f64::from(s as u32 % 6), 0.0, 0.0], probability: 0.1 + 0.04 * s as f64 })
+///     .collect();
+/// let m = match_candidates(&lesions, &cands, 1.0);
+/// let b = froc_bootstrap(&m, 20, 500, 7, 0.95, cpm).unwrap();
+/// let ci = b.ci.unwrap();
+/// assert!(ci.low <= b.estimate && b.estimate <= ci.high);
+/// ```
+pub fn froc_bootstrap(
+    m: &Matched,
+    scans: usize,
+    replicates: usize,
+    seed: u64,
+    level: f64,
+    summary: fn(&[FrocPoint]) -> Option<f64>,
+) -> Option<super::agreement::BootstrapCi> {
+    if scans == 0
+        || m.lesion_scans
+            .iter()
+            .chain(&m.fp_scans)
+            .any(|&s| s >= scans)
+    {
+        return None;
+    }
+    super::agreement::bootstrap_units(scans, replicates, seed, level, |weights| {
+        summary(&weighted_curve(m, weights)?)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +445,36 @@ mod tests {
         // scans, sens = tpr * 3 detected / 3 lesions, numpy.interp at the seven rates) gives
         // the same sensitivities and CPM 0.8095238095238094.
         assert!((cpm(&c).unwrap() - 17.0 / 21.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn the_bootstrap_curve_with_unit_weights_is_the_curve() {
+        let lesions = [
+            lesion(0, 0.0, 10.0),
+            lesion(0, 100.0, 10.0),
+            lesion(1, 0.0, 6.0),
+        ];
+        let cands = [
+            cand(0, 2.0, 0.95),
+            cand(0, 5.0, 0.90),
+            cand(1, 2.9, 0.70),
+            cand(1, 30.0, 0.20),
+        ];
+        let m = match_candidates(&lesions, &cands, 1.0);
+        let plain = froc_curve(&m.lesion_scores, &m.false_positives, 2);
+        assert_eq!(weighted_curve(&m, &[1, 1]).unwrap(), plain);
+        // Scan 1 drawn twice, scan 0 never: lesions 3 of scan 1 counted twice.
+        let w = weighted_curve(&m, &[0, 2]).unwrap();
+        assert_eq!(w.last().unwrap().sensitivity, 1.0);
+        assert_eq!(w.last().unwrap().fp_per_scan, 1.0);
+        let a = froc_bootstrap(&m, 2, 200, 3, 0.95, cpm).unwrap();
+        let b = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| froc_bootstrap(&m, 2, 200, 3, 0.95, cpm).unwrap());
+        assert_eq!(a, b);
+        assert_eq!(a.estimate, cpm(&plain).unwrap());
     }
 
     #[test]
