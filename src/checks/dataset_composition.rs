@@ -352,7 +352,7 @@ impl Composition {
                 }
                 Ok((counts, table.len() as u64))
             }
-            Some(DataSet::Labels(_)) | None => Err(vec![Finding::error(
+            Some(DataSet::Labels(_) | DataSet::Lesions(_)) | None => Err(vec![Finding::error(
                 "missing-data",
                 format!(
                     "data source `{}` was not loaded as DICOM or a table",

@@ -12,6 +12,7 @@ pub mod classification;
 pub mod dataset_composition;
 pub mod dataset_independence;
 pub mod deid_audit;
+pub mod detection;
 pub mod dicom_acquisition;
 pub mod dicom_attributes;
 pub mod dicom_common;
@@ -48,6 +49,15 @@ pub enum DataSet {
     Dicom(Loaded<DicomIndex>),
     Table(Loaded<CaseTable>),
     Labels(Loaded<crate::data::labels::Labels>),
+    /// Reference lesions and the findings to ignore.
+    Lesions(Loaded<Lesions>),
+}
+
+/// A reference lesion source as loaded.
+#[derive(Debug, Clone)]
+pub struct Lesions {
+    pub lesions: crate::data::detections::Points,
+    pub excluded: Option<crate::data::detections::Points>,
 }
 
 /// Everything the checks may read, loaded once per run.
@@ -55,6 +65,8 @@ pub enum DataSet {
 pub struct Context {
     pub data: BTreeMap<String, DataSet>,
     pub models: BTreeMap<String, Loaded<Predictions>>,
+    /// Detection candidates, by model name.
+    pub detections: BTreeMap<String, Loaded<crate::data::detections::Points>>,
     pub seed: u64,
     /// Reference standards derived from label sets, by data source name.
     pub references: BTreeMap<String, crate::data::labels::reference::Reference>,
@@ -91,7 +103,12 @@ pub struct Names {
     pub labels: Vec<String>,
     /// Reference standards derived from label sets (also usable as tables).
     pub references: Vec<String>,
+    /// Reference lesion sources (LUNA16).
+    pub lesions: Vec<String>,
+    /// Models with case scores (`predictions`).
     pub models: Vec<String>,
+    /// Models with detection candidates (`detections`).
+    pub detection_models: Vec<String>,
 }
 
 /// A configured check, ready to evaluate.

@@ -1,9 +1,10 @@
 //! The only table of check kinds: name, documentation, parameters and constructor.
 
 use super::{
-    classification, dataset_composition, dataset_independence, deid_audit, dicom_acquisition,
-    dicom_attributes, dicom_conformance, labels_agreement, labels_ai_assist, labels_provenance,
-    labels_qc, labels_qualification, labels_reads, labels_reference, Check, Names,
+    classification, dataset_composition, dataset_independence, deid_audit, detection,
+    dicom_acquisition, dicom_attributes, dicom_conformance, labels_agreement, labels_ai_assist,
+    labels_provenance, labels_qc, labels_qualification, labels_reads, labels_reference, Check,
+    Names,
 };
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::Field;
@@ -122,6 +123,13 @@ pub const KINDS: &[Kind] = &[
         doc: labels_reference::DOC,
         params: labels_reference::PARAMS,
         build: labels_reference::build,
+    },
+    Kind {
+        name: "detection",
+        summary: "lesion detection the LUNA16 way: FROC, CPM, sensitivity at FP rates or an operating point, patient level, bootstrap CIs",
+        doc: detection::DOC,
+        params: detection::PARAMS,
+        build: detection::build,
     },
 ];
 

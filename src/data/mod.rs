@@ -1,4 +1,5 @@
 //! Reference data: the DICOM index, case tables, predictions, and the DICOM dictionary.
+pub mod detections;
 pub mod dicom_index;
 pub mod dictionary;
 pub mod hash;

@@ -90,6 +90,9 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
             Item::Model(name, p) => {
                 cx.models.insert(name, p);
             }
+            Item::Detections(name, p) => {
+                cx.detections.insert(name, p);
+            }
         }
     }
 
@@ -185,6 +188,7 @@ enum Job<'a> {
 enum Item {
     Data(String, DataSet),
     Model(String, Loaded<crate::data::predictions::Predictions>),
+    Detections(String, Loaded<crate::data::detections::Points>),
 }
 
 struct Load {
@@ -281,6 +285,9 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
             }
             Source::Reference { .. } => unreachable!("derived after loading, not a job"),
             Source::Labels { path, registry } => load_labels(&d.name, path, registry, &rel),
+            Source::Lesions { path, excluded } => {
+                load_lesions(&d.name, path, excluded.as_deref(), &rel)
+            }
             Source::Table { path, id_column } => {
                 let shown = rel(path);
                 let (item, summary, files) = match read_hashed(path, &shown) {
@@ -315,6 +322,37 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                 }
             }
         },
+        Job::Model(m) if m.detections => {
+            use crate::data::detections::{parse_points, Kind};
+            let shown = rel(&m.predictions);
+            let (item, files) = match read_hashed(&m.predictions, &shown) {
+                Err(reason) => (failed(shown.clone(), reason), Vec::new()),
+                Ok((bytes, record)) => match parse_points(&bytes, &shown, Kind::Candidates) {
+                    Ok((p, findings)) => (
+                        Loaded {
+                            findings,
+                            value: Some(p),
+                        },
+                        vec![record],
+                    ),
+                    Err(e) => (failed(shown.clone(), e), vec![record]),
+                },
+            };
+            let summary = item.value.as_ref().map(|p| DataSummary {
+                name: m.name.clone(),
+                kind: "detections".into(),
+                path: shown,
+                records: p.rows.len() as u64,
+                unreadable: item.findings.len() as u64,
+                inventory: None,
+                labels: None,
+            });
+            Load {
+                item: Item::Detections(m.name.clone(), item),
+                summary,
+                files,
+            }
+        }
         Job::Model(m) => {
             let shown = rel(&m.predictions);
             let (item, files) = match read_hashed(&m.predictions, &shown) {
@@ -347,6 +385,57 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                 files,
             }
         }
+    }
+}
+
+/// Reads reference lesions and the findings to ignore (LUNA16 CSVs, hashed for the manifest).
+fn load_lesions(
+    name: &str,
+    path: &Path,
+    excluded: Option<&Path>,
+    rel: &dyn Fn(&Path) -> String,
+) -> Load {
+    use crate::checks::Lesions;
+    use crate::data::detections::{parse_points, Kind};
+    let mut files = Vec::new();
+    let mut findings = Vec::new();
+    let mut read = |p: &Path| -> Result<crate::data::detections::Points, String> {
+        let shown = rel(p);
+        let (bytes, rec) = read_hashed(p, &shown)?;
+        files.push(rec);
+        let (points, f) = parse_points(&bytes, &shown, Kind::Lesions)?;
+        findings.extend(f);
+        Ok(points)
+    };
+    let result = read(path).and_then(|lesions| {
+        let excluded = excluded.map(&mut read).transpose()?;
+        Ok(Lesions { lesions, excluded })
+    });
+    let (item, summary) = match result {
+        Ok(l) => {
+            let summary = DataSummary {
+                name: name.to_string(),
+                kind: "lesions".into(),
+                path: rel(path),
+                records: l.lesions.rows.len() as u64,
+                unreadable: findings.len() as u64,
+                inventory: None,
+                labels: None,
+            };
+            (
+                Loaded {
+                    value: Some(l),
+                    findings,
+                },
+                Some(summary),
+            )
+        }
+        Err(reason) => (failed(rel(path), reason), None),
+    };
+    Load {
+        item: Item::Data(name.to_string(), DataSet::Lesions(item)),
+        summary,
+        files,
     }
 }
 

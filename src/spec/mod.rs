@@ -40,6 +40,16 @@ const DATA_FIELDS: &[Field] = &[
         "label set: annotation events, CSV or JSON Lines (.jsonl), one row per event",
     ),
     Field::opt(
+        "lesions",
+        Ty::Path,
+        "reference lesions, LUNA16 format: seriesuid,coordX,coordY,coordZ,diameter_mm (mm)",
+    ),
+    Field::opt(
+        "excluded",
+        Ty::Path,
+        "with `lesions`: findings to ignore (LUNA16 annotations_excluded.csv), same format",
+    ),
+    Field::opt(
         "registry",
         Ty::Path,
         "with `labels`: the annotator registry, YAML (`annotators:`) or CSV",
@@ -75,10 +85,15 @@ const DATA_FIELDS: &[Field] = &[
 ];
 
 const MODEL_FIELDS: &[Field] = &[
-    Field::req(
+    Field::opt(
         "predictions",
         Ty::Path,
         "CSV file of the model's outputs, one row per case",
+    ),
+    Field::opt(
+        "detections",
+        Ty::Path,
+        "CSV of the model's detection candidates, LUNA16 format: seriesuid,coordX,coordY,coordZ,probability",
     ),
     Field::opt(
         "id_column",
@@ -152,6 +167,11 @@ pub enum Source {
         path: PathBuf,
         registry: PathBuf,
     },
+    /// Reference lesions (LUNA16), with the findings to ignore.
+    Lesions {
+        path: PathBuf,
+        excluded: Option<PathBuf>,
+    },
     /// A reference standard derived from the label-set source `from`.
     Reference {
         from: String,
@@ -170,7 +190,9 @@ pub struct DataDecl {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelDecl {
     pub name: String,
+    /// The model's output file: case scores, or detection candidates when `detections`.
     pub predictions: PathBuf,
+    pub detections: bool,
     pub id_column: String,
     pub score_column: String,
 }
@@ -306,7 +328,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
             .filter(|d| matches!(d.source, Source::Reference { .. }))
             .map(|d| d.name.clone())
             .collect(),
-        models: models.iter().map(|m| m.name.clone()).collect(),
+        models: models
+            .iter()
+            .filter(|m| !m.detections)
+            .map(|m| m.name.clone())
+            .collect(),
+        detection_models: models
+            .iter()
+            .filter(|m| m.detections)
+            .map(|m| m.name.clone())
+            .collect(),
+        lesions: data
+            .iter()
+            .filter(|d| matches!(d.source, Source::Lesions { .. }))
+            .map(|d| d.name.clone())
+            .collect(),
     };
 
     let mut requirements = Vec::new();
@@ -371,17 +407,23 @@ fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>
             .to_string();
         let labels = v.get("labels");
         let reference = v.get("reference");
-        let kinds = [dicom, table, labels, reference]
+        let lesions = v.get("lesions");
+        let kinds = [dicom, table, labels, reference, lesions]
             .iter()
             .filter(|n| n.is_some())
             .count();
         let source = match (dicom, table, labels, reference) {
+            _ if kinds == 1 && lesions.is_some() => {
+                let excluded = v.get("excluded").and_then(|e| existing(e, dir, false, out));
+                existing(lesions.expect("checked"), dir, false, out)
+                    .map(|path| Source::Lesions { path, excluded })
+            }
             _ if kinds != 1 => {
                 out.push(
                     Diagnostic::new(
                         "invalid-source",
                         format!(
-                            "data source `{}` must have exactly one of `dicom`, `table`, `labels` or `reference`",
+                            "data source `{}` must have exactly one of `dicom`, `table`, `labels`, `reference` or `lesions`",
                             k.name
                         ),
                         &v.pos,
@@ -444,8 +486,25 @@ fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>
     }
     let mut models = Vec::new();
     for (k, v) in root.get("models").and_then(Node::as_map).unwrap_or(&[]) {
-        let Some(p) = v.get("predictions") else {
-            continue; // reported as a missing key
+        let (p, detections) = match (v.get("predictions"), v.get("detections")) {
+            (Some(p), None) => (p, false),
+            (None, Some(d)) => (d, true),
+            _ => {
+                out.push(
+                    Diagnostic::new(
+                        "invalid-model",
+                        format!(
+                            "model `{}` must have exactly one of `predictions` or `detections`",
+                            k.name
+                        ),
+                        &v.pos,
+                    )
+                    .label(
+                        "e.g. `{ predictions: scores.csv }` or `{ detections: candidates.csv }`",
+                    ),
+                );
+                continue;
+            }
         };
         if let Some(path) = existing(p, dir, false, out) {
             let col = |key: &str, default: &str| {
@@ -457,6 +516,7 @@ fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>
             models.push(ModelDecl {
                 name: k.name.clone(),
                 predictions: path,
+                detections,
                 id_column: col("id_column", "case_id"),
                 score_column: col("score_column", "score"),
             });

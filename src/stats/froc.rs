@@ -351,14 +351,17 @@ fn weighted_curve(m: &Matched, weights: &[u32]) -> Option<Vec<FrocPoint>> {
 /// let ci = b.ci.unwrap();
 /// assert!(ci.low <= b.estimate && b.estimate <= ci.high);
 /// ```
-pub fn froc_bootstrap(
+pub fn froc_bootstrap<F>(
     m: &Matched,
     scans: usize,
     replicates: usize,
     seed: u64,
     level: f64,
-    summary: fn(&[FrocPoint]) -> Option<f64>,
-) -> Option<super::agreement::BootstrapCi> {
+    summary: F,
+) -> Option<super::agreement::BootstrapCi>
+where
+    F: Fn(&[FrocPoint]) -> Option<f64> + Sync,
+{
     if scans == 0
         || m.lesion_scans
             .iter()
