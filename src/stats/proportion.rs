@@ -209,6 +209,37 @@ fn tail_sum(first: f64, steps: u64, ratio: impl Fn(u64) -> f64) -> f64 {
     sum
 }
 
+/// The exact McNemar test of paired proportions (e.g. two models' sensitivities on the same
+/// positives): the two-sided exact binomial test of the discordant pairs.
+///
+/// # Formula
+/// With b cases right by A only and c right by B only, under H0 b ~ Binomial(b + c, ½):
+/// p = min(1, 2 Σ_{k ≤ min(b, c)} C(b + c, k) / 2^(b + c)).
+///
+/// # Edge cases
+/// No discordant pair (b = c = 0): p = 1 (nothing distinguishes the two).
+///
+/// # References
+/// McNemar Q (1947) Psychometrika 12:153–157; statsmodels 0.15.0
+/// `contingency_tables.mcnemar(exact=True)` gives the same p.
+///
+/// # Example
+/// ```
+/// use attest::stats::proportion::mcnemar_exact;
+/// // b = 3, c = 10: 2 (1 + 13 + 78 + 286) / 8192.
+/// assert!((mcnemar_exact(3, 10) - 756.0 / 8192.0).abs() < 1e-15);
+/// ```
+pub fn mcnemar_exact(b: u64, c: u64) -> f64 {
+    let n = b + c;
+    if n == 0 {
+        return 1.0;
+    }
+    let tail: f64 = (0..=b.min(c))
+        .map(|k| binom_pmf(k as f64, n as f64, 0.5))
+        .sum();
+    (2.0 * tail).min(1.0)
+}
+
 /// P(Y = k) for Y ~ Binomial(n, p), integer-valued 0 ≤ k ≤ n, with p exact and 1 - p never
 /// formed where that would round (Loader 2000).
 ///
@@ -395,6 +426,26 @@ mod tests {
             // 1 - (α/2)^(1/n) = -expm1(ln(α/2)/n), without cancellation.
             let exact = -(0.025f64.ln() * e).exp_m1();
             assert_close(ci.high, exact, Tol::Rel(1e-13), "1 - (α/2)^(1/n)");
+        }
+    }
+
+    #[test]
+    fn mcnemar_matches_statsmodels() {
+        // statsmodels 0.15.0: mcnemar([[10, b], [c, 20]], exact=True).pvalue.
+        for (b, c, p) in [
+            (3, 10, 0.09228515625),
+            (0, 0, 1.0),
+            (5, 5, 1.0),
+            (1, 30, 2.9802322387695312e-08),
+            (40, 25, 0.08168153394154003),
+            (0, 7, 0.015625),
+        ] {
+            assert_close(
+                mcnemar_exact(b, c),
+                p,
+                Tol::Rel(1e-12),
+                "statsmodels mcnemar exact",
+            );
         }
     }
 
