@@ -240,6 +240,86 @@ pub fn mcnemar_exact(b: u64, c: u64) -> f64 {
     (2.0 * tail).min(1.0)
 }
 
+/// The exact binomial plan for showing a proportion exceeds a goal: the smallest number of
+/// cases n (and the critical count k) for which the one-sided exact test of H0: p ≤ `goal`
+/// at level `alpha` rejects with probability at least `power` when the true proportion is
+/// `expected`. For a sensitivity goal, n counts positives.
+///
+/// # Formula
+/// For n = 1, 2, ...: k = the smallest count with P(X ≥ k | n, goal) ≤ alpha; the plan is the
+/// first n with P(X ≥ k | n, expected) ≥ power. Power is not monotone in n (the saw-tooth of
+/// discrete tests), so a larger n can fall short again; this is the first n that suffices.
+///
+/// # Edge cases
+/// None when `expected <= goal` (no power to gain), any argument is outside (0, 1), or no n up
+/// to `max_n` suffices.
+///
+/// # References
+/// Chu H, Cole SR (2007) Sample size calculation using exact methods in diagnostic test
+/// studies. J Clin Epidemiol 60:1201–1202; Flahault A et al. (2005) J Clin Epidemiol
+/// 58:859–862. Checked against the same search in R (`qbinom`, `pbinom`).
+///
+/// # Example
+/// ```
+/// use attest::stats::proportion::exact_binomial_plan;
+/// // Sensitivity goal 0.80, expected 0.90, one-sided alpha 0.025, power 0.80: 107 positives,
+/// // of which at least 94 must be detected (R: the same search with qbinom/pbinom).
+/// let p = exact_binomial_plan(0.8, 0.9, 0.025, 0.8, 100_000).unwrap();
+/// assert_eq!((p.n, p.critical), (107, 94));
+/// ```
+pub fn exact_binomial_plan(
+    goal: f64,
+    expected: f64,
+    alpha: f64,
+    power: f64,
+    max_n: u64,
+) -> Option<BinomialPlan> {
+    let unit = |x: f64| x > 0.0 && x < 1.0;
+    if !(unit(goal) && unit(expected) && unit(alpha) && unit(power)) || expected <= goal {
+        return None;
+    }
+    for n in 1..=max_n {
+        let nf = n as f64;
+        // Upper tails P(X >= k), accumulated from k = n downwards.
+        let mut tail0 = 0.0;
+        let mut k = n + 1;
+        while k > 0 {
+            let next = tail0 + binom_pmf((k - 1) as f64, nf, goal);
+            if next > alpha {
+                break;
+            }
+            tail0 = next;
+            k -= 1;
+        }
+        if k > n {
+            continue; // even k = n cannot reach the level
+        }
+        let achieved: f64 = (k..=n).map(|j| binom_pmf(j as f64, nf, expected)).sum();
+        if achieved >= power {
+            return Some(BinomialPlan {
+                n,
+                critical: k,
+                power: achieved,
+                size: tail0,
+            });
+        }
+    }
+    None
+}
+
+/// A plan from [`exact_binomial_plan`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BinomialPlan {
+    /// Cases needed.
+    pub n: u64,
+    /// Successes needed to reject H0.
+    pub critical: u64,
+    /// The power at the expected proportion.
+    pub power: f64,
+    /// The actual size of the test, P(X ≥ critical | goal) ≤ alpha.
+    pub size: f64,
+}
+
 /// P(Y = k) for Y ~ Binomial(n, p), integer-valued 0 ≤ k ≤ n, with p exact and 1 - p never
 /// formed where that would round (Loader 2000).
 ///
@@ -427,6 +507,61 @@ mod tests {
             let exact = -(0.025f64.ln() * e).exp_m1();
             assert_close(ci.high, exact, Tol::Rel(1e-13), "1 - (α/2)^(1/n)");
         }
+    }
+
+    #[test]
+    fn binomial_plans_match_r() {
+        // R 4.2.2: the same search, k = qbinom(1 - alpha, n, p0) + 1 (adjusted to the smallest
+        // k with 1 - pbinom(k - 1, n, p0) <= alpha), power = 1 - pbinom(k - 1, n, p1).
+        for (goal, exp, alpha, pw, n, k, power, size) in [
+            (
+                0.8,
+                0.9,
+                0.025,
+                0.8,
+                107,
+                94,
+                0.81910823604297311,
+                0.023319145528521878,
+            ),
+            (
+                0.85,
+                0.95,
+                0.025,
+                0.9,
+                93,
+                86,
+                0.90594757159793848,
+                0.023495209789790028,
+            ),
+            (
+                0.7,
+                0.8,
+                0.05,
+                0.8,
+                119,
+                92,
+                0.80362599992433026,
+                0.047762705580276288,
+            ),
+            (
+                0.9,
+                0.95,
+                0.025,
+                0.8,
+                231,
+                217,
+                0.81640710984275555,
+                0.023896371412147621,
+            ),
+        ] {
+            let p = exact_binomial_plan(goal, exp, alpha, pw, 100_000).unwrap();
+            assert_eq!((p.n, p.critical), (n, k));
+            assert_close(p.power, power, Tol::Rel(1e-10), "R pbinom");
+            assert_close(p.size, size, Tol::Rel(1e-10), "R pbinom");
+        }
+        assert!(exact_binomial_plan(0.9, 0.9, 0.025, 0.8, 1000).is_none());
+        assert!(exact_binomial_plan(0.9, 0.91, 0.025, 0.99, 50).is_none());
     }
 
     #[test]
