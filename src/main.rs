@@ -202,11 +202,16 @@ fn cmd_lint(specs: &[PathBuf]) -> u8 {
     let mut code = 0;
     for p in specs {
         match spec::load(p) {
-            Ok(s) => println!(
-                "ok: {} ({} requirements)",
-                p.display(),
-                s.requirements.len()
-            ),
+            Ok(s) => {
+                println!(
+                    "ok: {} ({} requirements)",
+                    p.display(),
+                    s.requirements.len()
+                );
+                for plan in attest::run::plan::plans(&s) {
+                    print_plan(&plan);
+                }
+            }
             Err(e) => {
                 eprint!("{}", e.render());
                 eprintln!(
@@ -219,6 +224,39 @@ fn cmd_lint(specs: &[PathBuf]) -> u8 {
         }
     }
     code
+}
+
+/// One requirement's sample-size plan, as `attest lint` prints it.
+fn print_plan(p: &attest::run::plan::Planned) {
+    let q = &p.plan;
+    let what = if q.class == "1" {
+        "positives"
+    } else {
+        "negatives"
+    };
+    print!(
+        "  {}: {} goal {} (ci_low >= {}, one-sided alpha {}), expected {}, power {}: ",
+        p.requirement,
+        q.metric,
+        q.goal,
+        q.goal,
+        (q.alpha * 1e9).round() / 1e9,
+        q.expected,
+        q.power
+    );
+    match p.needed {
+        None => println!("no sample size up to 1,000,000 {what} reaches that power"),
+        Some((n, k)) => {
+            println!("needs {n} {what} (at least {k} of them correct)");
+            if let Some(e) = &p.error {
+                println!("    cannot count the test set: {e}");
+            }
+            for (group, have) in &p.have {
+                let verdict = if *have >= n { "enough" } else { "too few" };
+                println!("    {group}: {have} {what}: {verdict}");
+            }
+        }
+    }
 }
 
 fn cmd_scan(dir: PathBuf, as_json: bool) -> u8 {

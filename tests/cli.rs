@@ -687,3 +687,55 @@ fn a_template_that_fails_to_render_still_leaves_report_json() {
     assert!(out.join("manifest.json").exists());
     assert!(!out.join("report.html").exists());
 }
+
+#[test]
+fn lint_says_how_many_positives_a_sensitivity_goal_needs() {
+    // specs/demo.yaml PERF-SENS: ci_low >= 0.85 (Wilson 95%: one-sided alpha 0.025), planning
+    // expected 0.92, power 0.8. The exact binomial search in R (qbinom/pbinom, see
+    // stats::proportion::exact_binomial_plan) gives 169 positives, 153 of them detected; the
+    // demo's cases.csv has 80 positives (24, 24, 20 and 12 per site).
+    let out = Command::cargo_bin("attest")
+        .unwrap()
+        .current_dir(root())
+        .args(["lint", "specs/demo.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("needs 169 positives (at least 153 of them correct)"),
+        "{text}"
+    );
+    assert!(text.contains("overall: 80 positives: too few"), "{text}");
+    assert!(text.contains("site=D: 12 positives: too few"), "{text}");
+}
+
+#[test]
+fn planning_applies_to_a_lower_bound_goal_on_a_proportion() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("t.csv"), "case_id,label\nc1,1\n").unwrap();
+    std::fs::write(d.path().join("p.csv"), "case_id,score\nc1,0.5\n").unwrap();
+    std::fs::write(
+        d.path().join("s.yaml"),
+        "attest: 1\nid: s\nversion: '1'\ntitle: S\ndata:\n  t: { table: t.csv }\nmodels:\n  m: { predictions: p.csv }\n\
+         requirements:\n  - id: A\n    title: A\n    check: classification\n    model: m\n    truth: t\n    metric: auc\n    pass: ci_low >= 0.8\n    planning: { expected: 0.9 }\n\
+         \x20 - id: B\n    title: B\n    check: classification\n    model: m\n    truth: t\n    metric: sensitivity\n    threshold: 0.5\n    pass: estimate >= 0.8\n    planning: { expected: 0.9 }\n",
+    )
+    .unwrap();
+    let out = Command::cargo_bin("attest")
+        .unwrap()
+        .current_dir(d.path())
+        .args(["lint", "s.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`planning` applies to sensitivity and specificity, not `auc`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("needs a goal on the interval's lower bound"),
+        "{err}"
+    );
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::evidence::{Confusion, Evidence, Finding, Measurement, Severity};
 use super::judge::{combine, judge};
-use super::{reference, Check, Context, DataSet, Names, Uses};
+use super::{reference, Check, Context, DataSet, Names, Plan, Uses};
 use crate::data::predictions::Score;
 use crate::spec::diag::{one_of, Diagnostic};
 use crate::spec::expr::Expr;
@@ -45,6 +45,22 @@ const CI_FIELDS: &[Field] = &[
     ),
 ];
 
+const PLANNING_FIELDS: &[Field] = &[
+    Field::req(
+        "expected",
+        Ty::Num { min: 0.0, max: 1.0 },
+        "the value the model is expected to reach",
+    ),
+    Field::opt(
+        "power",
+        Ty::Num {
+            min: 0.5,
+            max: 0.9999,
+        },
+        "the probability of demonstrating the goal if it does, default 0.8",
+    ),
+];
+
 pub const PARAMS: &[Field] = &[
     Field::req("model", Ty::Str, "name of a model in `models:`"),
     Field::req("truth", Ty::Str, "name of a case table in `data:`"),
@@ -62,6 +78,11 @@ pub const PARAMS: &[Field] = &[
     Field::opt("by", Ty::List(&Ty::Str), "truth-table columns to measure each group of"),
     Field::req("pass", Ty::Expr, "pass criterion, e.g. `ci_low >= 0.80`"),
     Field::opt("min_n", Ty::Int { min: 0 }, "groups (and overall) with fewer cases are inconclusive, default 0"),
+    Field::opt(
+        "planning",
+        Ty::Obj(PLANNING_FIELDS),
+        "sample-size planning for `attest lint`: the expected value and the power wanted (sensitivity and specificity)",
+    ),
     Field::opt(
         "missing_prediction",
         Ty::Enum(MISSING_POLICIES),
@@ -90,6 +111,8 @@ pub struct Classification {
     pass_text: String,
     min_n: u64,
     missing: Missing,
+    /// (expected, power) from `planning:`.
+    planning: Option<(f64, f64)>,
 }
 
 /// Builds the check from validated parameters, adding diagnostics for what the table alone
@@ -193,6 +216,30 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
         Some("worst_case") => Missing::WorstCase,
         _ => Missing::Error,
     };
+    if let Some(p) = node.get("planning") {
+        if !matches!(metric.as_str(), "sensitivity" | "specificity") {
+            out.push(
+                Diagnostic::new(
+                    "unused-parameter",
+                    format!("`planning` applies to sensitivity and specificity, not `{metric}`"),
+                    &p.pos,
+                )
+                .label("remove this"),
+            );
+        } else if pass
+            .as_ref()
+            .is_some_and(|e| e.lower_bound_goal().is_none())
+        {
+            out.push(
+                Diagnostic::new(
+                    "unplannable",
+                    "`planning` needs a goal on the interval's lower bound",
+                    &p.pos,
+                )
+                .label("state the criterion as `ci_low >= GOAL`"),
+            );
+        }
+    }
     if out.len() > before {
         return None;
     }
@@ -212,6 +259,12 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
             .and_then(Node::as_f64)
             .map_or(0, |x| x as u64),
         missing,
+        planning: node.get("planning").and_then(|p| {
+            Some((
+                p.get("expected")?.as_f64()?,
+                p.get("power").and_then(Node::as_f64).unwrap_or(0.8),
+            ))
+        }),
     }))
 }
 
@@ -223,6 +276,26 @@ struct Case {
 }
 
 impl Check for Classification {
+    fn plan(&self) -> Option<Plan> {
+        let (expected, power) = self.planning?;
+        let class = match self.metric.as_str() {
+            "sensitivity" => "1",
+            "specificity" => "0",
+            _ => return None,
+        };
+        Some(Plan {
+            metric: self.metric.clone(),
+            table: self.truth.clone(),
+            label_column: self.label_column.clone(),
+            class,
+            by: self.by.clone(),
+            goal: self.pass.lower_bound_goal()?,
+            expected,
+            power,
+            alpha: (1.0 - self.ci_level) / 2.0,
+        })
+    }
+
     fn uses(&self) -> Uses {
         Uses {
             data: vec![self.truth.clone()],

@@ -117,6 +117,27 @@ pub trait Check: Send + Sync + std::fmt::Debug {
     fn uses(&self) -> Uses;
     /// Evaluates the requirement. Never panics on bad data: defects become findings.
     fn evaluate(&self, cx: &Context) -> Evidence;
+    /// What `attest lint` can tell before a run: the sample a goal needs (default: nothing).
+    fn plan(&self) -> Option<Plan> {
+        None
+    }
+}
+
+/// A sample-size question a requirement raises: does `table` hold enough cases of `class` to
+/// show the proportion's lower bound exceeds `goal`, if the true proportion is `expected`?
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub metric: String,
+    pub table: String,
+    pub label_column: String,
+    /// The label value of the cases that count (1 for sensitivity, 0 for specificity).
+    pub class: &'static str,
+    pub by: Vec<String>,
+    pub goal: f64,
+    pub expected: f64,
+    pub power: f64,
+    /// One-sided level: (1 − CI level) / 2.
+    pub alpha: f64,
 }
 
 /// Checks that `name` (the value of `key`) is one of `known`.

@@ -23,6 +23,8 @@ use crate::report::model::{
 use crate::report::render::{self, RenderError, Templates};
 use crate::spec::{Source, Spec};
 
+pub mod plan;
+
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[derive(Debug, Clone)]

@@ -266,6 +266,26 @@ impl Expr {
     }
 
     /// Evaluates against a measurement; `field` returns None for a value the measurement lacks.
+    /// The goal a criterion sets on the interval's lower bound: `x` in `ci_low >= x` or
+    /// `ci_low > x` (or `x <= ci_low`), alone or in a conjunction (the largest such x). None for
+    /// other criteria, and when an `or` makes the goal ambiguous.
+    pub fn lower_bound_goal(&self) -> Option<f64> {
+        match self {
+            Expr::Or(..) => None,
+            Expr::And(a, b) => match (a.lower_bound_goal(), b.lower_bound_goal()) {
+                (Some(x), Some(y)) => Some(x.max(y)),
+                (x, y) => x.or(y),
+            },
+            Expr::Cmp(Operand::Field(f), Op::Ge | Op::Gt, Operand::Number(x))
+            | Expr::Cmp(Operand::Number(x), Op::Le | Op::Lt, Operand::Field(f))
+                if f == "ci_low" =>
+            {
+                Some(*x)
+            }
+            Expr::Cmp(..) => None,
+        }
+    }
+
     pub fn eval(&self, field: &dyn Fn(&str) -> Option<f64>) -> Truth {
         match self {
             Expr::Or(a, b) => match (a.eval(field), b.eval(field)) {
