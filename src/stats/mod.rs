@@ -8,6 +8,7 @@
 //! such as a confidence level outside (0, 1)).
 
 pub mod agreement;
+pub mod bca;
 pub mod calibration;
 pub mod froc;
 pub mod overlap;
