@@ -352,14 +352,16 @@ impl Composition {
                 }
                 Ok((counts, table.len() as u64))
             }
-            Some(DataSet::Labels(_) | DataSet::Lesions(_)) | None => Err(vec![Finding::error(
-                "missing-data",
-                format!(
-                    "data source `{}` was not loaded as DICOM or a table",
-                    self.data
-                ),
-                self.data.clone(),
-            )]),
+            Some(DataSet::Labels(_) | DataSet::Lesions(_) | DataSet::Masks(_)) | None => {
+                Err(vec![Finding::error(
+                    "missing-data",
+                    format!(
+                        "data source `{}` was not loaded as DICOM or a table",
+                        self.data
+                    ),
+                    self.data.clone(),
+                )])
+            }
         }
     }
 }

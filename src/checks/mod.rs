@@ -51,6 +51,8 @@ pub enum DataSet {
     Labels(Loaded<crate::data::labels::Labels>),
     /// Reference lesions and the findings to ignore.
     Lesions(Loaded<Lesions>),
+    /// A folder of reference masks.
+    Masks(Loaded<crate::data::masks::MaskSet>),
 }
 
 /// A reference lesion source as loaded.
@@ -67,6 +69,8 @@ pub struct Context {
     pub models: BTreeMap<String, Loaded<Predictions>>,
     /// Detection candidates, by model name.
     pub detections: BTreeMap<String, Loaded<crate::data::detections::Points>>,
+    /// Segmentation masks, by model name.
+    pub masks: BTreeMap<String, Loaded<crate::data::masks::MaskSet>>,
     pub seed: u64,
     /// Reference standards derived from label sets, by data source name.
     pub references: BTreeMap<String, crate::data::labels::reference::Reference>,
@@ -109,6 +113,10 @@ pub struct Names {
     pub models: Vec<String>,
     /// Models with detection candidates (`detections`).
     pub detection_models: Vec<String>,
+    /// Models with segmentation masks (`masks`).
+    pub mask_models: Vec<String>,
+    /// Reference mask folders.
+    pub masks: Vec<String>,
 }
 
 /// A configured check, ready to evaluate.

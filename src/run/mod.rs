@@ -95,6 +95,9 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
             Item::Detections(name, p) => {
                 cx.detections.insert(name, p);
             }
+            Item::Masks(name, m) => {
+                cx.masks.insert(name, m);
+            }
         }
     }
 
@@ -191,6 +194,7 @@ enum Item {
     Data(String, DataSet),
     Model(String, Loaded<crate::data::predictions::Predictions>),
     Detections(String, Loaded<crate::data::detections::Points>),
+    Masks(String, Loaded<crate::data::masks::MaskSet>),
 }
 
 struct Load {
@@ -287,6 +291,7 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
             }
             Source::Reference { .. } => unreachable!("derived after loading, not a job"),
             Source::Labels { path, registry } => load_labels(&d.name, path, registry, &rel),
+            Source::Masks { path } => load_masks(&d.name, path, &rel, true),
             Source::Lesions { path, excluded } => {
                 load_lesions(&d.name, path, excluded.as_deref(), &rel)
             }
@@ -324,6 +329,7 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                 }
             }
         },
+        Job::Model(m) if m.masks => load_masks(&m.name, &m.predictions, &rel, false),
         Job::Model(m) if m.detections => {
             use crate::data::detections::{parse_points, Kind};
             let shown = rel(&m.predictions);
@@ -387,6 +393,69 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                 files,
             }
         }
+    }
+}
+
+/// Lists a mask folder: one NIfTI file per case, each hashed; other files are findings.
+fn load_masks(name: &str, path: &Path, rel: &dyn Fn(&Path) -> String, reference: bool) -> Load {
+    use crate::data::masks::{case_of, MaskSet};
+    let shown = rel(path);
+    let mut set = MaskSet {
+        display: shown.clone(),
+        ..MaskSet::default()
+    };
+    let mut findings = Vec::new();
+    let mut listed: Vec<PathBuf> = walkdir::WalkDir::new(path)
+        .max_depth(1)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    listed.sort();
+    for p in listed {
+        let file = p
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match case_of(&file) {
+            Some(case) => {
+                set.files.insert(case.to_string(), p.clone());
+            }
+            None => findings.push(Finding::warning(
+                "not-a-mask",
+                format!("`{file}` is not a NIfTI mask (<case_id>.nii or .nii.gz); ignored"),
+                rel(&p),
+            )),
+        }
+    }
+    let named: Vec<(PathBuf, String)> = set.files.values().map(|p| (p.clone(), rel(p))).collect();
+    let files: Vec<FileRecord> = named
+        .par_iter()
+        .filter_map(|(p, s)| record(p, s).ok())
+        .collect();
+    let summary = DataSummary {
+        name: name.to_string(),
+        kind: "masks".into(),
+        path: shown,
+        records: set.files.len() as u64,
+        unreadable: 0,
+        inventory: None,
+        labels: None,
+    };
+    let loaded = Loaded {
+        value: Some(set),
+        findings,
+    };
+    Load {
+        item: if reference {
+            Item::Data(name.to_string(), DataSet::Masks(loaded))
+        } else {
+            Item::Masks(name.to_string(), loaded)
+        },
+        summary: Some(summary),
+        files,
     }
 }
 

@@ -45,6 +45,11 @@ const DATA_FIELDS: &[Field] = &[
         "reference lesions, LUNA16 format: seriesuid,coordX,coordY,coordZ,diameter_mm (mm)",
     ),
     Field::opt(
+        "masks",
+        Ty::Path,
+        "folder of reference segmentation masks, one NIfTI file per case named <case_id>.nii[.gz]",
+    ),
+    Field::opt(
         "excluded",
         Ty::Path,
         "with `lesions`: findings to ignore (LUNA16 annotations_excluded.csv), same format",
@@ -94,6 +99,11 @@ const MODEL_FIELDS: &[Field] = &[
         "detections",
         Ty::Path,
         "CSV of the model's detection candidates, LUNA16 format: seriesuid,coordX,coordY,coordZ,probability",
+    ),
+    Field::opt(
+        "masks",
+        Ty::Path,
+        "folder of the model's segmentation masks, one NIfTI file per case named <case_id>.nii[.gz]",
     ),
     Field::opt(
         "id_column",
@@ -167,6 +177,10 @@ pub enum Source {
         path: PathBuf,
         registry: PathBuf,
     },
+    /// A folder of reference masks, one NIfTI file per case.
+    Masks {
+        path: PathBuf,
+    },
     /// Reference lesions (LUNA16), with the findings to ignore.
     Lesions {
         path: PathBuf,
@@ -190,9 +204,10 @@ pub struct DataDecl {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelDecl {
     pub name: String,
-    /// The model's output file: case scores, or detection candidates when `detections`.
+    /// The model's output: a file of case scores or detection candidates, or a mask folder.
     pub predictions: PathBuf,
     pub detections: bool,
+    pub masks: bool,
     pub id_column: String,
     pub score_column: String,
 }
@@ -330,13 +345,23 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
             .collect(),
         models: models
             .iter()
-            .filter(|m| !m.detections)
+            .filter(|m| !m.detections && !m.masks)
             .map(|m| m.name.clone())
             .collect(),
         detection_models: models
             .iter()
             .filter(|m| m.detections)
             .map(|m| m.name.clone())
+            .collect(),
+        mask_models: models
+            .iter()
+            .filter(|m| m.masks)
+            .map(|m| m.name.clone())
+            .collect(),
+        masks: data
+            .iter()
+            .filter(|d| matches!(d.source, Source::Masks { .. }))
+            .map(|d| d.name.clone())
             .collect(),
         lesions: data
             .iter()
@@ -408,11 +433,16 @@ fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>
         let labels = v.get("labels");
         let reference = v.get("reference");
         let lesions = v.get("lesions");
-        let kinds = [dicom, table, labels, reference, lesions]
+        let mask_dir = v.get("masks");
+        let kinds = [dicom, table, labels, reference, lesions, mask_dir]
             .iter()
             .filter(|n| n.is_some())
             .count();
         let source = match (dicom, table, labels, reference) {
+            _ if kinds == 1 && mask_dir.is_some() => {
+                existing(mask_dir.expect("checked"), dir, true, out)
+                    .map(|path| Source::Masks { path })
+            }
             _ if kinds == 1 && lesions.is_some() => {
                 let excluded = v.get("excluded").and_then(|e| existing(e, dir, false, out));
                 existing(lesions.expect("checked"), dir, false, out)
@@ -423,7 +453,7 @@ fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>
                     Diagnostic::new(
                         "invalid-source",
                         format!(
-                            "data source `{}` must have exactly one of `dicom`, `table`, `labels`, `reference` or `lesions`",
+                            "data source `{}` must have exactly one of `dicom`, `table`, `labels`, `reference`, `lesions` or `masks`",
                             k.name
                         ),
                         &v.pos,
@@ -486,15 +516,20 @@ fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>
     }
     let mut models = Vec::new();
     for (k, v) in root.get("models").and_then(Node::as_map).unwrap_or(&[]) {
-        let (p, detections) = match (v.get("predictions"), v.get("detections")) {
-            (Some(p), None) => (p, false),
-            (None, Some(d)) => (d, true),
+        let (p, detections, masks) = match (
+            v.get("predictions"),
+            v.get("detections"),
+            v.get("masks"),
+        ) {
+            (Some(p), None, None) => (p, false, false),
+            (None, Some(d), None) => (d, true, false),
+            (None, None, Some(m)) => (m, false, true),
             _ => {
                 out.push(
                     Diagnostic::new(
                         "invalid-model",
                         format!(
-                            "model `{}` must have exactly one of `predictions` or `detections`",
+                            "model `{}` must have exactly one of `predictions`, `detections` or `masks`",
                             k.name
                         ),
                         &v.pos,
@@ -506,7 +541,7 @@ fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>
                 continue;
             }
         };
-        if let Some(path) = existing(p, dir, false, out) {
+        if let Some(path) = existing(p, dir, masks, out) {
             let col = |key: &str, default: &str| {
                 v.get(key)
                     .and_then(Node::as_str)
@@ -517,6 +552,7 @@ fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>
                 name: k.name.clone(),
                 predictions: path,
                 detections,
+                masks,
                 id_column: col("id_column", "case_id"),
                 score_column: col("score_column", "score"),
             });

@@ -40,12 +40,20 @@ pub struct LabelCase {
 /// What was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabelSummary {
+    /// Rows of `events.csv`.
     pub events: usize,
+    /// Events per task, in the order `malignancy`, `suspicion`, `nodule_mask`.
+    pub per_task: Vec<(&'static str, usize)>,
+    /// Mask files under `masks/`.
     pub masks: usize,
+    /// Events with source `ai_preannotation` (classes and masks).
     pub ai_preannotations: usize,
     /// (finding code, event id) of each planted defect.
     pub defects: Vec<(&'static str, String)>,
 }
+
+/// The tasks of the demo label set, in the order [`LabelSummary::per_task`] lists them.
+const TASKS: [&str; 3] = ["malignancy", "suspicion", "nodule_mask"];
 
 const REGISTRY: &str = "# The annotators of the demo label set (pseudonymous ids; no names).
 annotators:
@@ -104,6 +112,7 @@ fn stamp(t: i64) -> String {
 
 #[derive(Default)]
 struct Row {
+    /// `#k` (generation order) until the rows are sorted, then `E00001`… in file order.
     id: String,
     case: String,
     task: &'static str,
@@ -355,26 +364,13 @@ pub fn write_demo_labels(
         }
     }
 
-    // Order by time (ties by case, then task), then number the events and resolve `revises`.
+    // Give every event a provisional id in generation order and resolve `revises`. Each
+    // phase's rows are in time order already, so "first" and "last" below are in time.
     for (k, r) in rows.iter_mut().enumerate() {
         if r.revises == "(previous)" {
             r.revises = format!("#{}", k - 1);
         }
         r.id = format!("#{k}");
-    }
-    rows.sort_by(|a, b| {
-        (a.created, &a.case, a.task, &a.id).cmp(&(b.created, &b.case, b.task, &b.id))
-    });
-    let numbers: std::collections::HashMap<String, String> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.id.clone(), format!("E{:05}", i + 1)))
-        .collect();
-    for r in &mut rows {
-        r.id = numbers[&r.id].clone();
-        if !r.revises.is_empty() {
-            r.revises = numbers[&r.revises].clone();
-        }
     }
 
     // Planted defects.
@@ -382,8 +378,8 @@ pub fn write_demo_labels(
     let find = |rows: &[Row], f: &dyn Fn(&Row) -> bool| {
         rows.iter().position(f).expect("the programme has one")
     };
-    // 1. A correction revising an event that does not exist (appended, so nothing else moves).
-    let id = format!("E{:05}", rows.len() + 1);
+    // 1. A correction revising an event that does not exist.
+    let id = format!("#{}", rows.len());
     rows.push(Row {
         id: id.clone(),
         label: class(hand[4].positive),
@@ -422,6 +418,25 @@ pub fn write_demo_labels(
         r.source == "adjudication" && r.annotator == "R05"
     });
     defects.push(("unqualified-arbitrator", rows[i].id.clone()));
+
+    // File order is time order, the defects included (ties by case, task, then generation
+    // order; the sort is stable). Number the events in that order and carry the numbers into
+    // `revises` and the defect list; the dangling `E99999` stays as it is.
+    rows.sort_by(|a, b| (a.created, &a.case, a.task).cmp(&(b.created, &b.case, b.task)));
+    let numbers: std::collections::HashMap<String, String> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.clone(), format!("E{:05}", i + 1)))
+        .collect();
+    for r in &mut rows {
+        r.id = numbers[&r.id].clone();
+        if let Some(n) = numbers.get(&r.revises) {
+            r.revises = n.clone();
+        }
+    }
+    for (_, id) in &mut defects {
+        *id = numbers[id.as_str()].clone();
+    }
 
     let mut csv = String::from("event_id,case_id,task,label,grade,mask,annotator_id,created_at,tool,tool_version,source,revises,round,reviewed_by,reviewed_at,decision\n");
     for r in &rows {
@@ -473,6 +488,10 @@ pub fn write_demo_labels(
     super::ct::write_bytes(&out.join("DEFECTS.md"), md.as_bytes())?;
     Ok(LabelSummary {
         events: rows.len(),
+        per_task: TASKS
+            .iter()
+            .map(|t| (*t, rows.iter().filter(|r| r.task == *t).count()))
+            .collect(),
         masks,
         ai_preannotations: ai + ai_masks,
         defects,
