@@ -111,8 +111,10 @@ impl Check for Reads {
             if *task != self.task {
                 continue;
             }
-            let reads = g.reads(events);
-            if self.read_only && reads.is_empty() {
+            // Each reader's current answer: corrections followed, rejected reads dropped.
+            let firsts = g.reads(events);
+            let reads: Vec<usize> = firsts.iter().filter_map(|&r| g.current(r)).collect();
+            if self.read_only && firsts.is_empty() {
                 continue;
             }
             cases += 1;
@@ -123,7 +125,7 @@ impl Check for Reads {
                 findings.push(Finding::error(
                     "too-few-reads",
                     format!(
-                        "case `{case}` has {} independent read(s), fewer than {}",
+                        "case `{case}` has {} independent read(s) standing (rejected reads do not count), fewer than {}",
                         reads.len(),
                         self.min_reads
                     ),
@@ -135,9 +137,12 @@ impl Check for Reads {
                 continue;
             }
             disagreements += 1;
-            let readers: BTreeSet<&str> = reads
+            // Everyone who read or corrected the case, not only the first reads.
+            let readers: BTreeSet<&str> = events
                 .iter()
-                .map(|&r| g.event(r).annotator.as_str())
+                .map(|&i| g.event(i))
+                .filter(|e| e.source == Source::Human)
+                .map(|e| e.annotator.as_str())
                 .collect();
             let adjudications: Vec<usize> = g
                 .heads(events)
@@ -156,6 +161,20 @@ impl Check for Reads {
                 continue;
             }
             let mut ok = true;
+            let decided: BTreeSet<String> =
+                adjudications.iter().map(|&i| g.answer(i).text()).collect();
+            if decided.len() > 1 {
+                ok = false;
+                findings.push(Finding::error(
+                    "conflicting-adjudications",
+                    format!(
+                        "case `{case}` has {} adjudications that disagree ({})",
+                        adjudications.len(),
+                        decided.into_iter().collect::<Vec<_>>().join(" vs ")
+                    ),
+                    at(l, g.event(adjudications[0])),
+                ));
+            }
             for &i in &adjudications {
                 let e = g.event(i);
                 let why = match l.registry.get(&e.annotator) {

@@ -169,6 +169,29 @@ impl<'a> Graph<'a> {
         r
     }
 
+    /// The current state of a read: the read itself or, when people revised it, the latest
+    /// person's revision down its chain (by time, then file order); None when that current
+    /// event was rejected by its reviewer. The reference and disagreement use current
+    /// answers; agreement statistics use first reads.
+    pub fn current(&self, i: usize) -> Option<usize> {
+        let mut at = i;
+        while let Some(next) = self.children[at]
+            .iter()
+            .copied()
+            .filter(|&c| self.event(c).source == Source::Human)
+            .max_by(|&a, &b| {
+                self.event(a)
+                    .created_at
+                    .0
+                    .total_cmp(&self.event(b).created_at.0)
+                    .then(a.cmp(&b))
+            })
+        {
+            at = next;
+        }
+        (self.event(at).decision != Some(Decision::Reject)).then_some(at)
+    }
+
     /// Events of a case that no other event revises (and not on a cycle).
     pub fn heads(&self, events: &[usize]) -> Vec<usize> {
         events

@@ -81,7 +81,12 @@ pub fn derive(g: &Graph, task: &str, rule: Rule) -> Vec<Derived> {
         if *t != task {
             continue;
         }
-        let reads = g.reads(events);
+        // Each reader's current answer (corrections followed, rejected reads dropped).
+        let reads: Vec<usize> = g
+            .reads(events)
+            .into_iter()
+            .filter_map(|r| g.current(r))
+            .collect();
         let heads = g.heads(events);
         let decided = |source: Source| -> Result<Option<&Answer>, String> {
             let answers: Vec<&Answer> = heads
