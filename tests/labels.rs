@@ -752,3 +752,132 @@ fn the_label_set_json_schema() {
         .unwrap()
         .contains("## Annotator registry"));
 }
+
+#[test]
+fn review_findings_from_the_code_review() {
+    // A read corrected after QC (R02's no_nodule on c2 revised to nodule by R02) makes c2
+    // unanimous: the reference uses current answers, so it is `unanimous`, not `adjudicated`,
+    // and labels.reads sees no disagreement left.
+    let mut rows: Vec<&str> = CLEAN.to_vec();
+    rows.push("E9,c2,m,nodule,R02,2025-02-06T09:00:00+08:00,viewer,2.1,human,E4,,,,");
+    let (_, r) = run(
+        &rows,
+        "  - id: R\n    title: R\n    check: labels.reads\n    labels: reads\n    task: m\n    min_reads: 2\n    scope: read\n",
+    );
+    assert_eq!(r["measurements"][1]["n"], 0, "no disagreement left: {r}");
+
+    // Two adjudications that disagree.
+    let mut rows: Vec<&str> = CLEAN.to_vec();
+    rows.push("E9,c2,m,no_nodule,A01,2025-02-02T11:00:00+08:00,viewer,2.1,adjudication,,,,,");
+    let (_, r) = run(
+        &rows,
+        "  - id: R\n    title: R\n    check: labels.reads\n    labels: reads\n    task: m\n    min_reads: 2\n    scope: read\n",
+    );
+    assert_eq!(
+        codes(&r),
+        ["conflicting-adjudications events.csv:6 (event E5)"]
+    );
+
+    // An AI pre-annotation edited by a resident, with confirm_roles [radiologist].
+    let mut rows: Vec<&str> = CLEAN.to_vec();
+    rows[6] = "E7,c4,m,no_nodule,M1,2025-02-04T01:00:00+08:00,nodule-net,1.3.0,ai_preannotation,,,R05,2025-02-05T09:10:00+08:00,edit";
+    rows[7] = "E8,c4,m,nodule,R05,2025-02-05T09:11:00+08:00,viewer,2.1,human,E7,,,,";
+    let (_, r) = run(
+        &rows,
+        &format!("{PROVENANCE}    confirm_roles: [radiologist]\n"),
+    );
+    assert_eq!(codes(&r), ["unconfirmed-ai-label events.csv:8 (event E7)"]);
+
+    // An event id given twice with different content: the statistics cannot vouch.
+    let mut rows: Vec<&str> = CLEAN.to_vec();
+    rows.push("E2,c1,m,no_nodule,R05,2025-02-01T09:20:00+08:00,viewer,2.1,human,,1,,,");
+    let (_, r) = run(
+        &rows,
+        "  - id: Q\n    title: Q\n    check: labels.qualification\n    labels: reads\n    rules:\n      annotator: { roles: [radiologist] }\n",
+    );
+    assert_eq!(r["status"], "inconclusive");
+    assert_eq!(codes(&r), ["conflicting-event events.csv:10"]);
+}
+
+#[test]
+fn agreement_is_never_decided_on_degenerate_data() {
+    // Two readers agreeing perfectly on two cases: kappa 1 with a zero-width interval, on
+    // fewer cases than min_n: inconclusive, never pass.
+    let reads = vec![
+        vec![Some("a".to_string()), Some("b".to_string())],
+        vec![Some("a".to_string()), Some("b".to_string())],
+    ];
+    let r = run_agreement(
+        &reads_set(&reads, "label"),
+        &registry(2),
+        "    statistic: cohen_kappa\n    pass: ci_low >= 0.4\n",
+    );
+    assert_eq!(r["status"], "inconclusive");
+    assert!(r["measurements"][0]["ci_low"].is_null());
+    // Grades spanning a million values are not a rating scale: a finding, not an allocation.
+    let reads = vec![
+        vec![Some("0".to_string()), Some("1000000".to_string())],
+        vec![Some("0".to_string()), Some("1000000".to_string())],
+    ];
+    let r = run_agreement(
+        &reads_set(&reads, "grade"),
+        &registry(2),
+        "    statistic: fleiss_kappa\n    pass: ci_low >= 0.4\n",
+    );
+    assert_eq!(r["status"], "inconclusive");
+    assert!(common::findings(&r)[0].starts_with("unsuitable-reads"));
+}
+
+#[test]
+fn qc_fails_a_reader_already_above_the_limit_and_meets_a_rate_exactly() {
+    // R01 reads 100 cases, 7 re-reviewed by Q01, all edited: 7/100 meets min_rate 0.07
+    // exactly; the observed error rate 1.0 is above 0.1 however few the reviews: fail.
+    let mut rows = Vec::new();
+    for i in 0..100 {
+        let review = if i < 7 {
+            "Q01,2025-02-03T09:00:00+08:00,edit"
+        } else {
+            ",,"
+        };
+        rows.push(format!(
+            "E{i},c{i},m,nodule,R01,2025-02-01T09:00:00+08:00,viewer,2.1,human,,1,{review}"
+        ));
+    }
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let (_, r) = run(
+        &rows,
+        "  - id: QC\n    title: QC\n    check: labels.qc\n    labels: reads\n    min_rate: 0.07\n    max_error_ucl: 0.1\n",
+    );
+    let m = r["measurements"].as_array().unwrap();
+    assert_eq!(m[0]["status"], "pass");
+    assert_eq!(m[1]["status"], "fail");
+    assert_eq!(codes(&r), ["error-rate-too-high annotator R01"]);
+}
+
+#[test]
+fn a_positive_class_nobody_uses_and_a_missing_mask_are_findings() {
+    let d = tempfile::tempdir().unwrap();
+    let mut text = HEADER.to_string();
+    for r in CLEAN {
+        text.push_str(r);
+        text.push('\n');
+    }
+    std::fs::write(d.path().join("events.csv"), &text).unwrap();
+    std::fs::write(d.path().join("annotators.yaml"), REGISTRY).unwrap();
+    let spec = "attest: 1\nid: r\nversion: '1'\ntitle: R\ndata:\n  reads: { labels: events.csv, registry: annotators.yaml }\n  \
+                ref: { reference: reads, task: m, rule: arbitrator, positive: [nodul] }\nrequirements:\n  \
+                - id: REF\n    title: R\n    check: labels.reference\n    reference: ref\n";
+    let (code, _, req) = common::run_spec(d.path(), spec);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&req), ["positive-class-absent ref"]);
+    // A mask the label set names that is not there.
+    let masks =
+        "event_id,case_id,task,mask,annotator_id,created_at,tool,tool_version,source,round\n\
+                 E1,c1,seg,masks/c1_R01.nii.gz,R01,2025-02-01T09:00:00Z,viewer,2.1,human,1\n";
+    std::fs::write(d.path().join("events.csv"), masks).unwrap();
+    let (_, _, req) = common::run_spec(d.path(), &format!(
+        "attest: 1\nid: r\nversion: '1'\ntitle: R\ndata:\n  reads: {{ labels: events.csv, registry: annotators.yaml }}\nrequirements:\n{}",
+        PROVENANCE.replace("    cases: cases\n", "")
+    ));
+    assert_eq!(codes(&req), ["missing-mask events.csv:2 (event E1)"]);
+}

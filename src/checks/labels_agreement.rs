@@ -67,6 +67,11 @@ pub const PARAMS: &[Field] = &[
     ),
     Field::opt("ci", Ty::Obj(CI_FIELDS), "confidence interval"),
     Field::req("pass", Ty::Expr, "pass criterion, e.g. `ci_low >= 0.6`"),
+    Field::opt(
+        "min_n",
+        Ty::Int { min: 0 },
+        "measurements on fewer cases are inconclusive, default 10",
+    ),
 ];
 
 #[derive(Debug)]
@@ -82,6 +87,7 @@ pub struct Agreement {
     resamples: usize,
     pass: Expr,
     pass_text: String,
+    min_n: u64,
 }
 
 pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Box<dyn Check>> {
@@ -143,6 +149,7 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
         resamples: ci.map_or(2000.0, |c| number(c, "resamples", 2000.0)) as usize,
         pass: pass?,
         pass_text,
+        min_n: number(node, "min_n", 10.0) as u64,
     }))
 }
 
@@ -188,6 +195,9 @@ fn reads<'a>(g: &Graph<'a>, task: &str, only: &[String]) -> Reads<'a> {
 
 /// Category codes 0..k: grades as their distance from the lowest grade (so weights follow the
 /// grade scale), classes in sorted order. None when the reads mix kinds or are not categorical.
+/// The most categories an agreement table may have (k × k cells per reader pair).
+const MAX_CATEGORIES: usize = 1000;
+
 /// Reads coded 0..k (`codes[reader][case]`), k, and whether the codes are grades.
 type Coded = (Vec<Vec<Option<usize>>>, usize, bool);
 
@@ -203,6 +213,12 @@ fn categories(r: &Reads) -> Result<Coded, String> {
     if grades.len() == all.len() && !all.is_empty() {
         let lo = *grades.iter().min().expect("non-empty");
         let hi = *grades.iter().max().expect("non-empty");
+        let span = i128::from(hi) - i128::from(lo) + 1;
+        if span > MAX_CATEGORIES as i128 {
+            return Err(format!(
+                "the grades span {span} values (from {lo} to {hi}); agreement tables are limited to {MAX_CATEGORIES} categories"
+            ));
+        }
         let code = |a: &Answer| match a {
             Answer::Grade(g) => (g - lo) as usize,
             _ => unreachable!(),
@@ -216,6 +232,12 @@ fn categories(r: &Reads) -> Result<Coded, String> {
     }
     if all.iter().all(|a| matches!(a, Answer::Class(_))) {
         let classes: BTreeSet<String> = all.iter().map(|a| a.text()).collect();
+        if classes.len() > MAX_CATEGORIES {
+            return Err(format!(
+                "the reads hold {} distinct classes; agreement tables are limited to {MAX_CATEGORIES} categories",
+                classes.len()
+            ));
+        }
         let classes: Vec<String> = classes.into_iter().collect();
         let code = |a: &Answer| classes.binary_search(&a.text()).expect("listed");
         let m = r
@@ -566,7 +588,20 @@ impl Check for Agreement {
             }
         };
         for m in &mut measurements {
-            judge(m, &self.pass, &self.pass_text, None, 0, &mut findings);
+            // A zero-width interval (perfect agreement on a few cases, every resample alike)
+            // says nothing about the uncertainty: no interval, so a criterion on it is undecided.
+            if m.ci_low.is_some() && m.ci_low == m.ci_high {
+                m.ci_low = None;
+                m.ci_high = None;
+            }
+            judge(
+                m,
+                &self.pass,
+                &self.pass_text,
+                None,
+                self.min_n,
+                &mut findings,
+            );
         }
         let mut status = measurements
             .iter()

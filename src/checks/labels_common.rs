@@ -63,11 +63,13 @@ pub fn loaded<'a>(cx: &'a Context, name: &str, method: &str) -> Result<&'a Label
 }
 
 /// The rows set aside while reading (each names its line), and whether any was a row that
-/// might have changed the result (an unreadable event; an identical duplicate or an unknown
-/// column does not).
+/// might have changed the result (an unreadable event, or an event id given twice with
+/// different content; an identical duplicate or an unknown column does not).
 pub fn set_aside(l: &Labels) -> (Vec<Finding>, bool) {
     let findings = l.set.problems.clone();
-    let lost = findings.iter().any(|f| f.code == "invalid-event");
+    let lost = findings
+        .iter()
+        .any(|f| matches!(f.code.as_str(), "invalid-event" | "conflicting-event"));
     (findings, lost)
 }
 
@@ -172,6 +174,10 @@ pub fn summary(l: &Labels) -> crate::data::labels::summary::LabelsSummary {
             .collect();
         codes.sort();
         codes.dedup();
+        // A free-text task with many distinct answers is not categorical: no kappa for it.
+        if codes.len() > 100 {
+            continue;
+        }
         let readers: Vec<&str> = by.keys().copied().collect();
         for (x, a) in readers.iter().enumerate() {
             for b in &readers[x + 1..] {

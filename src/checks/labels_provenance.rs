@@ -191,7 +191,7 @@ impl Check for Provenance {
             _ => None,
         });
         if let (Some(c), None) = (&self.cases, table) {
-            findings.push(Finding::error(
+            findings.push(Finding::warning(
                 "missing-data",
                 format!("case table `{c}` could not be read, so case identifiers were not checked"),
                 c.clone(),
@@ -353,6 +353,7 @@ impl Check for Provenance {
         }
 
         // Final labels: their chains, and AI pre-annotations standing without confirmation.
+        let mut confirmations: BTreeSet<usize> = BTreeSet::new();
         let mut finals = 0u64;
         let mut complete = 0u64;
         for ((task, case), events) in &g.cases {
@@ -369,18 +370,31 @@ impl Check for Provenance {
             }
             for i in f {
                 let e = g.event(i);
-                if e.source == Source::AiPreannotation {
-                    let why = match (e.decision, &e.reviewed_by) {
-                        (Some(Decision::Accept), Some(r)) => self.may_confirm(l, r).err(),
-                        (None, _) => Some("no one reviewed it".to_string()),
-                        _ => None,
-                    };
-                    if let Some(why) = why {
-                        defective.insert(i);
+                if e.source == Source::AiPreannotation && e.decision.is_none() {
+                    defective.insert(i);
+                    findings.push(Finding::error(
+                        "unconfirmed-ai-label",
+                        format!("is an AI pre-annotation standing as the final label of case `{case}` task `{task}`, but no one reviewed it"),
+                        at(l, e),
+                    ));
+                }
+                // Every AI pre-annotation a final label rests on (accepted as it is, or edited)
+                // was reviewed by someone allowed to confirm it.
+                for c in g.chain(i) {
+                    let a = g.event(c);
+                    if a.source != Source::AiPreannotation || !confirmations.insert(c) {
+                        continue;
+                    }
+                    if let Some(why) = a
+                        .reviewed_by
+                        .as_ref()
+                        .and_then(|r| self.may_confirm(l, r).err())
+                    {
+                        defective.insert(c);
                         findings.push(Finding::error(
                             "unconfirmed-ai-label",
-                            format!("is an AI pre-annotation standing as the final label of case `{case}` task `{task}`, but {why}"),
-                            at(l, e),
+                            format!("is an AI pre-annotation behind the final label of case `{case}` task `{task}`, but {why}"),
+                            at(l, a),
                         ));
                     }
                 }
@@ -405,6 +419,8 @@ impl Check for Provenance {
                 "the label set holds no final label",
                 self.labels.clone(),
             ));
+            Status::Inconclusive
+        } else if findings.iter().any(|f| f.code == "missing-data") {
             Status::Inconclusive
         } else {
             Status::Pass

@@ -136,7 +136,8 @@ impl Check for Qc {
             let mut rate = Measurement::new("review_rate", group.clone());
             rate.n = n;
             rate.estimate = Some(reviewed as f64 / n as f64);
-            rate.status = if reviewed as f64 >= self.min_rate * n as f64 {
+            // A relative tolerance, so that 7 of 100 meets a rate of 0.07 (7.000000000000001).
+            rate.status = if reviewed as f64 >= self.min_rate * n as f64 * (1.0 - 1e-12) {
                 Status::Pass
             } else {
                 findings.push(Finding::error(
@@ -166,8 +167,22 @@ impl Check for Qc {
                 err.ci_low = Some(0.0);
                 err.ci_high = self.ucl(errors, reviewed);
                 let best = self.ucl(0, reviewed).unwrap_or(1.0);
+                let observed = errors as f64 / reviewed as f64;
                 err.status = match err.ci_high {
                     Some(u) if u <= self.max_ucl => Status::Pass,
+                    // Already above the limit: more reviews could not make it pass.
+                    _ if observed > self.max_ucl => {
+                        findings.push(Finding::error(
+                            "error-rate-too-high",
+                            format!(
+                                "{errors} of {reviewed} reviewed labels were edited or rejected ({:.1}%), above {}",
+                                100.0 * observed,
+                                self.max_ucl
+                            ),
+                            format!("annotator {who}"),
+                        ));
+                        Status::Fail
+                    }
                     _ if best > self.max_ucl => {
                         findings.push(Finding::warning(
                             "too-few-reviews",

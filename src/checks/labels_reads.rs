@@ -224,7 +224,10 @@ impl Check for Reads {
         m2.estimate = share(adjudicated, disagreements);
         let defect = findings.iter().any(|f| {
             f.severity == Severity::Error
-                && !matches!(f.code.as_str(), "invalid-event" | "duplicate-event")
+                && !matches!(
+                    f.code.as_str(),
+                    "invalid-event" | "duplicate-event" | "conflicting-event"
+                )
         });
         let status = if defect {
             Status::Fail

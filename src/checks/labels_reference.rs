@@ -160,11 +160,44 @@ impl Check for ReferenceCheck {
                 )),
             }
         }
+        // A declared positive class that no reference holds (a typo) would make every case 0.
+        if let crate::data::labels::reference::Positive::Classes(classes) = &r.positive {
+            for c in classes {
+                if !r
+                    .derived
+                    .iter()
+                    .any(|d| d.answer.as_ref().is_some_and(|a| a.text() == *c))
+                {
+                    findings.push(Finding::error(
+                        "positive-class-absent",
+                        format!("no case's reference is `{c}`, a class declared positive: every case would be 0 for it"),
+                        self.reference.clone(),
+                    ));
+                }
+            }
+        }
+        // Rows of the label set that could not be read might have changed the reference.
+        let lost = match cx.data.get(&r.from) {
+            Some(DataSet::Labels(l)) => l
+                .value
+                .as_ref()
+                .is_some_and(|l| super::labels_common::set_aside(l).1),
+            _ => false,
+        };
+        if lost {
+            findings.push(Finding::warning(
+                "label-rows-set-aside",
+                format!("rows of label set `{}` could not be read (see labels.provenance); the reference may differ from what they said", r.from),
+                self.reference.clone(),
+            ));
+        }
         let mut m = Measurement::new("resolved_fraction", None);
         m.n = n;
         m.estimate = (n > 0).then(|| resolved as f64 / n as f64);
         let status = match m.estimate {
+            _ if findings.iter().any(|f| f.code == "positive-class-absent") => Status::Fail,
             None => Status::Inconclusive,
+            Some(x) if lost && x + 1e-12 >= self.min_resolved => Status::Inconclusive,
             Some(x)
                 if x + 1e-12 >= self.min_resolved
                     && !findings.iter().any(|f| f.code == "missing-data") =>

@@ -525,7 +525,7 @@ fn load_labels(name: &str, path: &Path, registry: &Path, rel: &dyn Fn(&Path) -> 
         files.push(rec);
         let (reg_bytes, reg_rec) = read_hashed(registry, &shown_reg)?;
         files.push(reg_rec);
-        let set = parse_labels(
+        let mut set = parse_labels(
             &bytes,
             &shown,
             matches!(ext(path).as_str(), "jsonl" | "ndjson"),
@@ -552,11 +552,31 @@ fn load_labels(name: &str, path: &Path, registry: &Path, rel: &dyn Fn(&Path) -> 
                 (p, shown)
             })
             .collect();
-        let hashed: Vec<FileRecord> = named
+        let hashed: Vec<Result<FileRecord, String>> = named
             .par_iter()
-            .filter_map(|(p, shown)| record(p, shown).ok())
+            .map(|(p, shown)| record(p, shown).map_err(|e| format!("{shown}: {e}")))
             .collect();
-        files.extend(hashed);
+        for (h, m) in hashed.into_iter().zip(&masks) {
+            match h {
+                Ok(r) => files.push(r),
+                // A mask an event names but nobody can read: a defect of the label set.
+                Err(why) => {
+                    let e = set
+                        .events
+                        .iter()
+                        .find(
+                            |e| matches!(&e.answer, crate::data::labels::Answer::Mask(x) if x == m),
+                        )
+                        .expect("the mask came from an event");
+                    let subject = format!("{}:{} (event {})", set.display, e.line, e.id);
+                    set.problems.push(Finding::error(
+                        "missing-mask",
+                        format!("the mask this event names cannot be read: {why}"),
+                        subject,
+                    ));
+                }
+            }
+        }
         Ok(Labels {
             set,
             registry,
@@ -636,10 +656,34 @@ fn derive_reference(
         );
     };
     let g = Graph::new(&l.set);
-    let derived = reference::derive(&g, task, rule);
+    let may_confirm = |who: &str| l.registry.get(who).is_some_and(|a| !a.is_model());
+    let derived = reference::derive(&g, task, rule, &may_confirm);
     let csv = reference::to_csv(&derived, positive);
     match parse_table(csv.as_bytes(), &shown, "case_id") {
-        Ok((t, findings)) => {
+        Ok((t, mut findings)) => {
+            // What the table cannot show: rows of the label set set aside, and cases left out
+            // because their reference is unresolved. Checks using it as truth report both.
+            let lost = l
+                .set
+                .problems
+                .iter()
+                .filter(|f| matches!(f.code.as_str(), "invalid-event" | "conflicting-event"))
+                .count();
+            if lost > 0 {
+                findings.push(Finding::warning(
+                    "label-rows-set-aside",
+                    format!("{lost} row(s) of label set `{from}` could not be read; the reference may differ from what they said (see labels.provenance)"),
+                    shown.clone(),
+                ));
+            }
+            let unresolved = derived.iter().filter(|d| d.answer.is_none()).count();
+            if unresolved > 0 {
+                findings.push(Finding::warning(
+                    "unresolved-references",
+                    format!("{unresolved} case(s) of task `{task}` have no reference and are left out (see labels.reference)"),
+                    shown.clone(),
+                ));
+            }
             let summary = DataSummary {
                 name: name.to_string(),
                 kind: "reference".into(),

@@ -152,7 +152,10 @@ fn mask(nodule: (f64, f64, f64), scale: f64, shift: f64) -> Vec<bool> {
     v
 }
 
-/// Writes `dir/labels/` for the demo cases.
+/// Writes `dir/labels/` for the demo cases: `events.csv` (rows in time order, `E00001`… in
+/// file order), `annotators.yaml`, `masks/*.nii.gz` and `DEFECTS.md`. `cases` are the demo
+/// generator's cases (truth, nodule, spacing), so the labels agree with `cases.csv`; the
+/// random stream is this function's own, seeded from `seed`.
 pub fn write_demo_labels(
     dir: &Path,
     cases: &[LabelCase],
@@ -496,4 +499,282 @@ pub fn write_demo_labels(
         ai_preannotations: ai + ai_masks,
         defects,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+    use std::fs;
+
+    use crate::data::labels::registry::parse_registry;
+    use crate::data::labels::{parse_labels, Answer, Decision, Event, Source, COLUMNS};
+
+    #[test]
+    fn the_demo_label_set_parses_cleanly_and_holds_exactly_the_planted_defects() {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = super::super::write_demo(dir.path(), super::super::DEMO_SEED).unwrap();
+        let summary = demo.labels.expect("write_demo writes the label set");
+        let labels = dir.path().join("labels");
+        let csv = fs::read(labels.join("events.csv")).unwrap();
+        let set = parse_labels(&csv, "events.csv", false).unwrap();
+        assert!(set.problems.is_empty(), "{:?}", set.problems);
+        let reg = parse_registry(
+            &fs::read(labels.join("annotators.yaml")).unwrap(),
+            "annotators.yaml",
+            false,
+        )
+        .unwrap();
+        let ev = &set.events;
+
+        // The header is the columns of the format that are used, in the format's order.
+        let header = String::from_utf8_lossy(&csv)
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
+        let used: Vec<&str> = header.split(',').collect();
+        let order: Vec<&str> = COLUMNS
+            .iter()
+            .map(|c| c.0)
+            .filter(|c| used.contains(c))
+            .collect();
+        assert_eq!(used, order);
+        assert_eq!(used.len(), COLUMNS.len() - 2, "all but `value` and `box`");
+
+        // Counts, ids in file order, file order is time order.
+        assert_eq!(ev.len(), summary.events);
+        for (task, n) in &summary.per_task {
+            assert_eq!(ev.iter().filter(|e| e.task == *task).count(), *n, "{task}");
+        }
+        assert_eq!(
+            summary.per_task.iter().map(|t| t.1).sum::<usize>(),
+            ev.len()
+        );
+        let ai: Vec<&Event> = ev
+            .iter()
+            .filter(|e| e.source == Source::AiPreannotation)
+            .collect();
+        assert_eq!(ai.len(), summary.ai_preannotations);
+        for (i, e) in ev.iter().enumerate() {
+            assert_eq!(e.id, format!("E{:05}", i + 1));
+        }
+        assert!(ev.windows(2).all(|w| w[0].created_at <= w[1].created_at));
+
+        // Everyone registered, qualified before their first event (but the resident), every
+        // tool version recorded, the model's matching its registration.
+        let first: BTreeMap<&str, f64> = ev.iter().rev().fold(BTreeMap::new(), |mut m, e| {
+            m.insert(e.annotator.as_str(), e.created_at.0);
+            m
+        });
+        for (who, t) in &first {
+            let a = reg
+                .get(who)
+                .unwrap_or_else(|| panic!("{who} not registered"));
+            let when = crate::data::labels::Instant(*t);
+            assert!(a.is_model() || a.trained_by(when), "{who}");
+            assert_eq!(
+                a.is_model() || a.role == "quality_evaluator" || a.assessed_by(when),
+                *who != "R05",
+                "{who}"
+            );
+        }
+        for e in ev {
+            assert!(!e.tool.is_empty() && !e.tool_version.is_empty(), "{}", e.id);
+            if let Some(r) = &e.reviewed_by {
+                assert!(reg.get(r).is_some(), "{r}");
+                assert!(e.reviewed_at.unwrap() >= e.created_at, "{}", e.id);
+            }
+        }
+        assert!(ai
+            .iter()
+            .all(|e| e.annotator == "M1" && e.tool_version == "1.3.0"));
+        assert_eq!(reg.get("M1").unwrap().version.as_deref(), Some("1.3.0"));
+
+        // Consistent with cases.csv: adjudicators and R03's corrections give the truth, masks
+        // are drawn on positive cases only.
+        let truth: HashMap<String, bool> = fs::read_to_string(dir.path().join("cases.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let mut f = l.split(',');
+                (f.next().unwrap().to_string(), f.next().unwrap() == "1")
+            })
+            .collect();
+        let class = |e: &Event| match &e.answer {
+            Answer::Class(c) => Some(c == "nodule"),
+            _ => None,
+        };
+        for e in ev {
+            if e.source == Source::Adjudication || (e.annotator == "R03" && e.revises.is_some()) {
+                if let Some(c) = class(e) {
+                    assert_eq!(c, truth[&e.case_id], "{}", e.id);
+                }
+            }
+            if let Answer::Mask(m) = &e.answer {
+                assert!(truth[&e.case_id], "{}", e.id);
+                let mask = crate::data::masks::read_mask(&labels.join(m)).unwrap();
+                assert_eq!(mask.dims, [16, 16, 2]);
+                assert!(mask.voxels.iter().any(|&v| v), "{m} is empty");
+            }
+        }
+        let mask_files = fs::read_dir(labels.join("masks")).unwrap().count();
+        assert_eq!(mask_files, summary.masks);
+        assert_eq!(
+            ev.iter()
+                .filter(|e| matches!(e.answer, Answer::Mask(_)))
+                .count(),
+            mask_files
+        );
+
+        // The programme: R01 and R02 read C0001–C0060, R05 twenty of them; every R01/R02
+        // disagreement is adjudicated once; R04 reviews a few seconds apart, R03 30 s or more.
+        let reads = |who: &str| -> BTreeMap<&str, bool> {
+            ev.iter()
+                .filter(|e| {
+                    e.annotator == who
+                        && e.task == "malignancy"
+                        && e.source == Source::Human
+                        && e.revises.is_none()
+                })
+                .map(|e| (e.case_id.as_str(), class(e).unwrap()))
+                .collect()
+        };
+        let (r01, r02) = (reads("R01"), reads("R02"));
+        assert_eq!((r01.len(), r02.len(), reads("R05").len()), (60, 60, 20));
+        let adjudicated: Vec<&str> = ev
+            .iter()
+            .filter(|e| e.source == Source::Adjudication)
+            .map(|e| e.case_id.as_str())
+            .collect();
+        for (case, a) in &r01 {
+            let n = adjudicated.iter().filter(|c| *c == case).count();
+            if *a != r02[case] {
+                assert_eq!(n, 1, "{case}");
+            }
+        }
+        let review_times = |who: &str| -> Vec<f64> {
+            ai.iter()
+                .filter(|e| e.reviewed_by.as_deref() == Some(who) && e.task == "malignancy")
+                .map(|e| e.reviewed_at.unwrap().0)
+                .collect()
+        };
+        assert!(review_times("R04")
+            .windows(2)
+            .all(|w| (2.0..=4.0).contains(&(w[1] - w[0]))));
+        assert!(review_times("R03").windows(2).all(|w| w[1] - w[0] >= 30.0));
+        // Q01 re-reviews at least 10% (and at least 2) of each reader's hand reads.
+        for who in ["R01", "R02", "R05"] {
+            let n = reads(who).len();
+            let qc = ev
+                .iter()
+                .filter(|e| {
+                    e.annotator == who
+                        && e.task == "malignancy"
+                        && e.reviewed_by.as_deref() == Some("Q01")
+                })
+                .count();
+            assert!(qc * 10 >= n && qc >= 2, "{who}: {qc} of {n}");
+        }
+        // Suspicion grades 1–5 from three readers, about 5% missing.
+        let grades: Vec<i64> = ev
+            .iter()
+            .filter_map(|e| match e.answer {
+                Answer::Grade(g) => Some(g),
+                _ => None,
+            })
+            .collect();
+        assert!(grades.iter().all(|g| (1..=5).contains(g)));
+        assert!((160..180).contains(&grades.len()), "{}", grades.len());
+
+        // The five planted defects, each found structurally exactly once.
+        let by_id: HashMap<&str, &Event> = ev.iter().map(|e| (e.id.as_str(), e)).collect();
+        let only = |what: &str, f: &dyn Fn(&Event) -> bool| -> String {
+            let hits: Vec<&str> = ev.iter().filter(|e| f(e)).map(|e| e.id.as_str()).collect();
+            assert_eq!(hits.len(), 1, "{what}: {hits:?}");
+            hits[0].to_string()
+        };
+        let found = vec![
+            (
+                "broken-chain",
+                only("revises a missing event", &|e| {
+                    e.revises.as_deref().is_some_and(|r| !by_id.contains_key(r))
+                }),
+            ),
+            (
+                "unconfirmed-ai-label",
+                only("AI label never reviewed", &|e| {
+                    e.source == Source::AiPreannotation && e.reviewed_by.is_none()
+                }),
+            ),
+            (
+                "self-review",
+                only("reviewed by its own annotator", &|e| {
+                    e.reviewed_by.as_deref() == Some(e.annotator.as_str())
+                }),
+            ),
+            (
+                "time-order",
+                only("dated before what it revises", &|e| {
+                    e.revises
+                        .as_deref()
+                        .and_then(|r| by_id.get(r))
+                        .is_some_and(|t| e.created_at < t.created_at)
+                }),
+            ),
+            (
+                "unqualified-arbitrator",
+                only("adjudicated by a non-arbitrator", &|e| {
+                    e.source == Source::Adjudication
+                        && reg.get(&e.annotator).unwrap().role != "arbitrator"
+                }),
+            ),
+        ];
+        let mut expected = summary.defects.clone();
+        expected.sort();
+        let mut found = found;
+        found.sort();
+        assert_eq!(found, expected);
+        // The resident adjudicated a genuine R01/R02 disagreement.
+        let resident = by_id[expected[4].1.as_str()];
+        assert_eq!(expected[4].0, "unqualified-arbitrator");
+        assert_ne!(
+            r01[resident.case_id.as_str()],
+            r02[resident.case_id.as_str()]
+        );
+        // Nothing else is wrong: no chain loops back on itself, edits decide `edit`.
+        for e in ev {
+            let mut seen = vec![e.id.as_str()];
+            let mut at = e;
+            while let Some(next) = at.revises.as_deref().and_then(|r| by_id.get(r)) {
+                assert!(!seen.contains(&next.id.as_str()), "cycle through {}", e.id);
+                seen.push(&next.id);
+                at = next;
+            }
+            if e.revises.is_some() && by_id.contains_key(e.revises.as_deref().unwrap()) {
+                let target = by_id[e.revises.as_deref().unwrap()];
+                assert_eq!(target.decision, Some(Decision::Edit), "{}", e.id);
+            }
+        }
+
+        // The committed demo (`testdata/demo/labels/`) is this output.
+        let committed =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/demo/labels");
+        for name in ["events.csv", "annotators.yaml", "DEFECTS.md"] {
+            assert!(
+                fs::read(committed.join(name)).ok() == fs::read(labels.join(name)).ok(),
+                "testdata/demo/labels/{name} is stale: regenerate with \
+                 `cargo run --release --example gen_testdata -- demo testdata/demo`"
+            );
+        }
+        for f in fs::read_dir(labels.join("masks")).unwrap() {
+            let f = f.unwrap();
+            assert_eq!(
+                fs::read(committed.join("masks").join(f.file_name())).ok(),
+                fs::read(f.path()).ok(),
+                "{:?} is stale",
+                f.file_name()
+            );
+        }
+    }
 }

@@ -328,7 +328,18 @@ fn event(line: u64, get: &dyn Fn(&str) -> Option<String>) -> Result<Event, Strin
                     }
                 }
             }
-            _ => Answer::Mask(v.clone()),
+            _ => {
+                let p = std::path::Path::new(v);
+                if p.is_absolute()
+                    || p.components()
+                        .any(|c| matches!(c, std::path::Component::ParentDir))
+                {
+                    return Err(format!(
+                        "mask `{v}` must be a path inside the label set's folder (no absolute path, no `..`)"
+                    ));
+                }
+                Answer::Mask(v.clone())
+            }
         },
         [] => {
             return Err(
@@ -515,7 +526,11 @@ pub fn parse_labels(bytes: &[u8], display: &str, jsonl: bool) -> Result<LabelSet
                         ..e.clone()
                     } == *f;
                     set.problems.push(Finding::error(
-                        "duplicate-event",
+                        if same {
+                            "duplicate-event"
+                        } else {
+                            "conflicting-event"
+                        },
                         format!(
                             "event `{}` appears again{} (first on line {}); the later row is set aside",
                             e.id,

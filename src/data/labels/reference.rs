@@ -74,8 +74,15 @@ pub struct Derived {
     pub reads: usize,
 }
 
-/// Derives the reference of every case of `task`, in case order.
-pub fn derive(g: &Graph, task: &str, rule: Rule) -> Vec<Derived> {
+/// Derives the reference of every case of `task`, in case order. `may_confirm` says whether
+/// a reviewer's acceptance of an AI pre-annotation makes it a confirmed label (registered, a
+/// person; the caller decides); a reviewer who is the event's own annotator never does.
+pub fn derive(
+    g: &Graph,
+    task: &str,
+    rule: Rule,
+    may_confirm: &dyn Fn(&str) -> bool,
+) -> Vec<Derived> {
     let mut out = Vec::new();
     for ((t, case), events) in &g.cases {
         if *t != task {
@@ -123,7 +130,12 @@ pub fn derive(g: &Graph, task: &str, rule: Rule) -> Vec<Derived> {
                     .iter()
                     .copied()
                     .filter(|&i| {
-                        g.accepted(i)
+                        let e = g.event(i);
+                        let confirmer = e
+                            .reviewed_by
+                            .as_deref()
+                            .is_some_and(|r| r != e.annotator && may_confirm(r));
+                        (g.accepted(i) && confirmer)
                             || (g.event(i).source == Source::Human
                                 && g.chain(i)
                                     .iter()
@@ -277,7 +289,7 @@ mod tests {
         ]);
         let g = Graph::new(&s);
         let paths = |rule| -> Vec<(String, Option<String>, String)> {
-            derive(&g, "default", rule)
+            derive(&g, "default", rule, &|_| true)
                 .into_iter()
                 .map(|d| {
                     (
@@ -304,7 +316,7 @@ mod tests {
         // Under the arbitrator rule a 2-of-3 majority is a disagreement left unresolved.
         assert_eq!(arb[0], row("c1", None, "unresolved"));
         assert_eq!(arb[1], row("c2", s("benign"), "adjudicated"));
-        let derived = derive(&g, "default", Rule::Majority);
+        let derived = derive(&g, "default", Rule::Majority, &|_| true);
         let csv = to_csv(&derived, &Positive::Classes(vec!["malignant".into()]));
         assert_eq!(
             csv,
