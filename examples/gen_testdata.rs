@@ -4,6 +4,7 @@
 //! cargo run --release --example gen_testdata -- demo testdata/demo [--seed N]
 //! cargo run --release --example gen_testdata -- bulk DIR --count 20000 [--seed N]
 //! cargo run --release --example gen_testdata -- conformance DIR
+//! cargo run --release --example gen_testdata -- detection testdata/detection [--seed N]
 //! ```
 //!
 //! `demo` writes the demo dataset (replacing a previous demo output in DIR); `bulk` writes COUNT
@@ -14,11 +15,14 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use attest::synth::{write_bulk, write_conformance_fixtures, write_demo, DEMO_SEED};
+use attest::synth::{
+    write_bulk, write_conformance_fixtures, write_demo, write_detection, DEMO_SEED,
+};
 
 const USAGE: &str = "usage: gen_testdata demo DIR [--seed N]\n       \
                      gen_testdata bulk DIR --count N [--seed N] [--deidentified]\n       \
-                     gen_testdata conformance DIR";
+                     gen_testdata conformance DIR\n       \
+                     gen_testdata detection DIR [--seed N]";
 
 enum Command {
     Demo {
@@ -30,6 +34,10 @@ enum Command {
         count: usize,
         seed: u64,
         deidentified: bool,
+    },
+    Detection {
+        dir: PathBuf,
+        seed: u64,
     },
     Conformance {
         dir: PathBuf,
@@ -81,10 +89,14 @@ fn parse(args: &[String]) -> Result<Command, String> {
             seed,
             deidentified,
         }),
+        [mode, dir] if mode == "detection" => Ok(Command::Detection {
+            dir: PathBuf::from(dir),
+            seed,
+        }),
         [mode, dir] if mode == "conformance" => Ok(Command::Conformance {
             dir: PathBuf::from(dir),
         }),
-        _ => Err("expected a mode (demo, bulk or conformance) and a folder".to_string()),
+        _ => Err("expected a mode (demo, bulk, conformance or detection) and a folder".to_string()),
     }
 }
 
@@ -93,6 +105,16 @@ fn run(command: Command) -> Result<(), Box<dyn Error>> {
         Command::Demo { dir, seed } => {
             let summary = write_demo(&dir, seed)?;
             print!("wrote {}: {summary}", dir.display());
+        }
+        Command::Detection { dir, seed } => {
+            let s = write_detection(&dir, seed)?;
+            println!(
+                "wrote {}: {} scans, {} nodules, {} candidates (seed {seed})",
+                dir.display(),
+                s.scans,
+                s.nodules,
+                s.candidates
+            );
         }
         Command::Conformance { dir } => {
             for p in write_conformance_fixtures(&dir)? {

@@ -151,3 +151,52 @@ fn missing_parameters_are_spec_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn the_detection_example_runs_on_its_committed_data() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The committed data are what the generator writes.
+    let fresh = tempfile::tempdir().unwrap();
+    let summary = attest::synth::write_detection(fresh.path(), attest::synth::DEMO_SEED).unwrap();
+    assert_eq!(summary.scans, 120);
+    for f in [
+        "annotations.csv",
+        "annotations_excluded.csv",
+        "candidates.csv",
+        "scans.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(fresh.path().join(f)).unwrap(),
+            std::fs::read(root.join("testdata/detection").join(f)).unwrap(),
+            "{f}: regenerate with gen_testdata detection testdata/detection"
+        );
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = assert_cmd::Command::cargo_bin("attest")
+        .unwrap()
+        .env("ATTEST_PSEUDONYM_KEY", common::KEY)
+        .current_dir(root)
+        .args(["run", "specs/detection.yaml", "--quiet", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
+    let status: Vec<(&str, &str)> = r["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["id"].as_str().unwrap(), q["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("DET-CPM", "pass"),
+            ("DET-SENS-1FP", "fail"),
+            ("DET-FP", "pass"),
+            ("DET-PATIENT", "pass")
+        ]
+    );
+}

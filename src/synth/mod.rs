@@ -14,6 +14,7 @@ mod ct;
 mod defects;
 mod deid;
 mod demo;
+mod detection;
 mod nifti;
 mod uid;
 
@@ -30,6 +31,7 @@ pub use deid::{deidentify, method_code, BASIC_PROFILE_REMOVALS};
 pub use demo::{
     remove_demo, write_demo, Defect, DefectKind, DemoSummary, SiteSummary, DEFECTS_FILE, DEMO_SEED,
 };
+pub use detection::{write_detection, DetectionSummary};
 pub use nifti::write_mask;
 pub use uid::{synthetic_uid, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, UID_ROOT};
 
