@@ -28,6 +28,7 @@ pub mod labels_qualification;
 pub mod labels_reads;
 pub mod labels_reference;
 pub mod registry;
+pub mod segmentation;
 
 use crate::data::dicom_index::DicomIndex;
 use crate::data::predictions::Predictions;

@@ -3,8 +3,8 @@
 use super::{
     classification, dataset_composition, dataset_independence, deid_audit, detection,
     dicom_acquisition, dicom_attributes, dicom_conformance, labels_agreement, labels_ai_assist,
-    labels_provenance, labels_qc, labels_qualification, labels_reads, labels_reference, Check,
-    Names,
+    labels_provenance, labels_qc, labels_qualification, labels_reads, labels_reference,
+    segmentation, Check, Names,
 };
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::Field;
@@ -130,6 +130,13 @@ pub const KINDS: &[Kind] = &[
         doc: detection::DOC,
         params: detection::PARAMS,
         build: detection::build,
+    },
+    Kind {
+        name: "segmentation",
+        summary: "segmentation masks against reference masks: Dice, IoU, Hausdorff, HD95, ASSD, NSD (DeepMind surface-distance definitions), bootstrap CI",
+        doc: segmentation::DOC,
+        params: segmentation::PARAMS,
+        build: segmentation::build,
     },
 ];
 

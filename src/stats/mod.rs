@@ -14,6 +14,7 @@ pub mod froc;
 pub mod overlap;
 pub mod proportion;
 pub mod roc;
+pub mod surface;
 
 #[cfg(test)]
 pub(crate) mod tolerance;
