@@ -739,3 +739,50 @@ fn planning_applies_to_a_lower_bound_goal_on_a_proportion() {
         "{err}"
     );
 }
+
+#[test]
+fn auc_bootstrap_and_bca_intervals_are_seeded_and_near_delong() {
+    // On the demo's 200 cases the bootstrap intervals (percentile, BCa) of the AUC should lie
+    // close to DeLong's (the large-sample theory they approximate), be reproducible, and not
+    // depend on the thread count.
+    let spec = |method: &str| {
+        format!(
+            "attest: 1\nid: b\nversion: '1'\ntitle: B\ndata:\n  cases: {{ table: {0}/testdata/demo/cases.csv }}\n\
+             models:\n  m: {{ predictions: {0}/testdata/demo/predictions.csv }}\nrequirements:\n  - id: A\n    title: A\n\
+             \x20   check: classification\n    model: m\n    truth: cases\n    metric: auc\n    ci: {{ method: {method}, resamples: 2000 }}\n    pass: ci_low >= 0.8\n",
+            root().display()
+        )
+    };
+    let run = |method: &str, threads: &str| -> (f64, f64) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("s.yaml");
+        std::fs::write(&p, spec(method)).unwrap();
+        let out = d.path().join("out");
+        Command::cargo_bin("attest")
+            .unwrap()
+            .env("ATTEST_PSEUDONYM_KEY", "k")
+            .env("RAYON_NUM_THREADS", threads)
+            .current_dir(root())
+            .arg("run")
+            .arg(&p)
+            .args(["--quiet", "--seed", "11", "--out"])
+            .arg(&out)
+            .assert()
+            .code(0);
+        let r = read_json(&out.join("report.json"));
+        let m = &r["requirements"][0]["measurements"][0];
+        (
+            m["ci_low"].as_f64().unwrap(),
+            m["ci_high"].as_f64().unwrap(),
+        )
+    };
+    let delong = run("delong", "2");
+    for method in ["bootstrap", "bca"] {
+        let a = run(method, "2");
+        assert_eq!(a, run(method, "1"), "{method}: same seed, same interval");
+        assert!(
+            (a.0 - delong.0).abs() < 0.03 && (a.1 - delong.1).abs() < 0.03,
+            "{method} {a:?} vs DeLong {delong:?}"
+        );
+    }
+}

@@ -24,16 +24,23 @@ pub const METRICS: &[&str] = &[
     "npv",
     "accuracy",
 ];
-pub const CI_METHODS: &[&str] = &["wilson", "clopper_pearson", "wald", "delong"];
+pub const CI_METHODS: &[&str] = &[
+    "wilson",
+    "clopper_pearson",
+    "wald",
+    "delong",
+    "bootstrap",
+    "bca",
+];
 const PROPORTION_CI: &[&str] = &["wilson", "clopper_pearson", "wald"];
-const AUC_CI: &[&str] = &["delong"];
+const AUC_CI: &[&str] = &["delong", "bootstrap", "bca"];
 pub const MISSING_POLICIES: &[&str] = &["error", "exclude", "worst_case"];
 
 const CI_FIELDS: &[Field] = &[
     Field::req(
         "method",
         Ty::Enum(CI_METHODS),
-        "interval method: wilson, clopper_pearson or wald for proportions; delong for auc",
+        "interval method: wilson, clopper_pearson or wald for proportions; delong, bootstrap (percentile) or bca for auc",
     ),
     Field::opt(
         "level",
@@ -42,6 +49,11 @@ const CI_FIELDS: &[Field] = &[
             max: 0.999999,
         },
         "confidence level, default 0.95",
+    ),
+    Field::opt(
+        "resamples",
+        Ty::Int { min: 100 },
+        "bootstrap resamples of cases (bootstrap, bca), default 2000, seeded",
     ),
 ];
 
@@ -105,6 +117,7 @@ pub struct Classification {
     threshold: Option<f64>,
     ci_method: String,
     ci_level: f64,
+    resamples: usize,
     label_column: String,
     by: Vec<String>,
     pass: Expr,
@@ -250,6 +263,10 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
         threshold,
         ci_method,
         ci_level,
+        resamples: ci
+            .and_then(|c| c.get("resamples"))
+            .and_then(Node::as_f64)
+            .map_or(2000, |x| x as usize),
         label_column: s("label_column").unwrap_or_else(|| "label".to_string()),
         by,
         pass: pass?,
@@ -460,7 +477,7 @@ impl Check for Classification {
             ));
         }
 
-        let mut measurements = vec![self.measure(&cases, None)];
+        let mut measurements = vec![self.measure(&cases, None, cx.seed)];
         if !group_cols.is_empty() {
             let mut groups: BTreeMap<&BTreeMap<String, String>, Vec<usize>> =
                 all_groups.iter().map(|g| (g, Vec::new())).collect();
@@ -469,7 +486,7 @@ impl Check for Classification {
             }
             for (key, idx) in groups {
                 let sub: Vec<&Case> = idx.iter().map(|&i| &cases[i]).collect();
-                measurements.push(self.measure_refs(&sub, Some(key.clone())));
+                measurements.push(self.measure_refs(&sub, Some(key.clone()), cx.seed));
             }
         }
         for m in &mut measurements {
@@ -496,9 +513,13 @@ impl Classification {
     fn method(&self) -> String {
         let level = super::evidence::percent(self.ci_level);
         if self.metric == "auc" {
+            let ci = match self.ci_method.as_str() {
+                "bootstrap" => format!("percentile bootstrap interval over cases ({} resamples, seeded)", self.resamples),
+                "bca" => format!("BCa bootstrap interval over cases ({} resamples, seeded; jackknife acceleration)", self.resamples),
+                _ => "DeLong interval (Sun & Xu 2014 algorithm)".to_string(),
+            };
             format!(
-                "AUC (Mann-Whitney, ties count one half) with a {level} DeLong interval \
-                 (Sun & Xu 2014 algorithm); higher score = positive"
+                "AUC (Mann-Whitney, ties count one half) with a {level} {ci}; higher score = positive"
             )
         } else {
             let ci = match self.ci_method.as_str() {
@@ -514,14 +535,19 @@ impl Classification {
         }
     }
 
-    fn measure(&self, cases: &[Case], group: Option<BTreeMap<String, String>>) -> Measurement {
+    fn measure(
+        &self,
+        cases: &[Case],
+        group: Option<BTreeMap<String, String>>,
+        seed: u64,
+    ) -> Measurement {
         let refs: Vec<&Case> = cases.iter().collect();
         if self.metric != "auc" {
-            return self.measure_refs(&refs, group);
+            return self.measure_refs(&refs, group, seed);
         }
         // The curve (for the plot) and the statistic each sort the scores: do both at once.
         let (mut m, curve) = rayon::join(
-            || self.measure_refs(&refs, group),
+            || self.measure_refs(&refs, group, seed),
             || {
                 let (pos, neg) = split(&refs);
                 roc::thin_curve(&roc::roc_curve(&pos, &neg), 200)
@@ -535,6 +561,7 @@ impl Classification {
         &self,
         cases: &[&Case],
         group: Option<BTreeMap<String, String>>,
+        seed: u64,
     ) -> Measurement {
         let mut m = Measurement::new(&self.metric, group);
         m.ci_method = Some(self.ci_method.clone());
@@ -550,8 +577,11 @@ impl Classification {
                 // variance (perfect separation, or all scores tied) gives a zero-width interval
                 // that says nothing about the uncertainty: no interval, so the criterion cannot
                 // pass on it.
-                if a.variance > 0.0 {
-                    let ci = roc::delong_ci(&a, self.ci_level);
+                let ci = match self.ci_method.as_str() {
+                    "bootstrap" | "bca" => self.auc_bootstrap(cases, a.auc, seed),
+                    _ => (a.variance > 0.0).then(|| roc::delong_ci(&a, self.ci_level)),
+                };
+                if let Some(ci) = ci.filter(|ci| ci.high > ci.low) {
                     m.ci_low = Some(ci.low);
                     m.ci_high = Some(ci.high);
                 }
@@ -581,6 +611,27 @@ impl Classification {
             }
         }
         m
+    }
+
+    /// A bootstrap interval for the AUC over cases (percentile or BCa), seeded; resamples
+    /// without both classes are left out. BCa's acceleration comes from the jackknife, whose
+    /// leave-one-out AUCs follow from DeLong's placements in linear time.
+    fn auc_bootstrap(&self, cases: &[&Case], auc: f64, seed: u64) -> Option<stats::Interval> {
+        let labels: Vec<bool> = cases.iter().map(|c| c.label).collect();
+        let scores: Vec<f64> = cases.iter().map(|c| c.score).collect();
+        let w = roc::WeightedAuc::new(&labels, &scores)?;
+        let replicates: Vec<f64> =
+            stats::agreement::bootstrap_replicates(cases.len(), self.resamples, seed, |weights| {
+                w.auc(weights)
+            })
+            .into_iter()
+            .flatten()
+            .collect();
+        if self.ci_method == "bootstrap" {
+            return stats::bca::percentile(&replicates, self.ci_level);
+        }
+        let jackknife = roc::jackknife_auc(&labels, &scores)?;
+        stats::bca::bca(auc, &replicates, &jackknife, self.ci_level)
     }
 
     fn interval(&self, x: u64, n: u64) -> Option<stats::Interval> {

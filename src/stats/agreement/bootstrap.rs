@@ -126,24 +126,7 @@ where
     if n_cases == 0 || n_cases > u32::MAX as usize || replicates == 0 || !valid_level(level) {
         return None;
     }
-    let n = n_cases as u128;
-    let thetas: Vec<Option<f64>> = (0..replicates)
-        .into_par_iter()
-        .map_init(
-            || vec![0u32; n_classes],
-            |counts, r| {
-                counts.fill(0);
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                rng.set_stream(r as u64);
-                for _ in 0..n_cases {
-                    // Lemire's multiply-shift without rejection: bias below n/2^64.
-                    let case = ((u128::from(rng.next_u64()) * n) >> 64) as usize;
-                    counts[class_of(case) as usize] += 1;
-                }
-                statistic(counts).filter(|t| t.is_finite())
-            },
-        )
-        .collect();
+    let thetas = replicate_values(n_cases, &class_of, n_classes, replicates, seed, &statistic);
     let mut defined: Vec<f64> = thetas.into_iter().flatten().collect();
     let undefined = replicates - defined.len();
     defined.sort_unstable_by(f64::total_cmp);
@@ -161,6 +144,64 @@ where
         cases: n_cases,
         seed,
     })
+}
+
+/// The replicate values of a bootstrap over cases (None where the statistic is undefined),
+/// in replicate order, with the same random streams as [`bootstrap_units`]: replicate r draws
+/// from `ChaCha8Rng::seed_from_u64(seed)` on stream r. For intervals other than the percentile
+/// one (e.g. BCa, `stats::bca`).
+pub fn bootstrap_replicates<F>(
+    n_cases: usize,
+    replicates: usize,
+    seed: u64,
+    statistic: F,
+) -> Vec<Option<f64>>
+where
+    F: Fn(&[u32]) -> Option<f64> + Sync,
+{
+    if n_cases == 0 || n_cases > u32::MAX as usize {
+        return Vec::new();
+    }
+    replicate_values(
+        n_cases,
+        &|c| c as u32,
+        n_cases,
+        replicates,
+        seed,
+        &statistic,
+    )
+}
+
+fn replicate_values<C, F>(
+    n_cases: usize,
+    class_of: &C,
+    n_classes: usize,
+    replicates: usize,
+    seed: u64,
+    statistic: &F,
+) -> Vec<Option<f64>>
+where
+    C: Fn(usize) -> u32 + Sync,
+    F: Fn(&[u32]) -> Option<f64> + Sync,
+{
+    let n = n_cases as u128;
+    (0..replicates)
+        .into_par_iter()
+        .map_init(
+            || vec![0u32; n_classes],
+            |counts, r| {
+                counts.fill(0);
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(r as u64);
+                for _ in 0..n_cases {
+                    // Lemire's multiply-shift without rejection: bias below n/2^64.
+                    let case = ((u128::from(rng.next_u64()) * n) >> 64) as usize;
+                    counts[class_of(case) as usize] += 1;
+                }
+                statistic(counts).filter(|t| t.is_finite())
+            },
+        )
+        .collect()
 }
 
 /// Hyndman–Fan type-7 quantile of ascending, non-empty `sorted`: h = (n-1)q,

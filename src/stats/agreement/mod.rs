@@ -18,7 +18,7 @@ pub mod cohen;
 pub mod fleiss;
 pub mod krippendorff;
 
-pub use bootstrap::{bootstrap_units, BootstrapCi};
+pub use bootstrap::{bootstrap_replicates, bootstrap_units, BootstrapCi};
 pub use cohen::{
     cohen_kappa, cohen_kappa_bootstrap, cohen_kappa_labels, pairwise_cohen_kappa, CohenKappa,
     PairKappa, Weighting,
