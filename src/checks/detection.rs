@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use super::evidence::{percent, Evidence, Finding, Measurement, Status};
 use super::judge::{judge, pass_criterion};
-use super::labels_common::{number, text};
+use super::params::{number, text};
 use super::{reference, Check, Context, DataSet, Names, Uses};
 use crate::data::detections::Points;
 use crate::spec::diag::Diagnostic;
@@ -28,22 +28,6 @@ pub const METRICS: &[&str] = &[
     "sensitivity",
     "fp_per_scan",
     "patient_sensitivity",
-];
-
-const CI_FIELDS: &[Field] = &[
-    Field::opt(
-        "level",
-        Ty::Num {
-            min: 0.5,
-            max: 0.999999,
-        },
-        "confidence level, default 0.95",
-    ),
-    Field::opt(
-        "resamples",
-        Ty::Int { min: 100 },
-        "bootstrap resamples of scans, default 1000",
-    ),
 ];
 
 pub const PARAMS: &[Field] = &[
@@ -75,7 +59,7 @@ pub const PARAMS: &[Field] = &[
         Ty::Num { min: 0.0, max: 100.0 },
         "hit rule: a candidate hits a lesion within radius_factor x its radius, default 1 (LUNA16)",
     ),
-    Field::opt("ci", Ty::Obj(CI_FIELDS), "bootstrap interval over scans"),
+    Field::opt("ci", Ty::Obj(super::params::BOOTSTRAP_CI), "bootstrap interval over scans"),
     Field::req("pass", Ty::Expr, "pass criterion, e.g. `ci_low >= 0.80`"),
 ];
 
@@ -157,7 +141,7 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
     if out.len() > before {
         return None;
     }
-    let ci = node.get("ci");
+    let (level, resamples) = super::params::bootstrap_ci(node);
     Some(Box::new(Detection {
         model,
         truth,
@@ -167,8 +151,8 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
         threshold: number(node, "threshold", 0.5),
         min_diameter: number(node, "min_diameter_mm", 0.0),
         radius_factor: number(node, "radius_factor", 1.0),
-        level: ci.map_or(0.95, |c| number(c, "level", 0.95)),
-        resamples: ci.map_or(1000.0, |c| number(c, "resamples", 1000.0)) as usize,
+        level,
+        resamples,
         pass: pass?,
         pass_text,
     }))

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::evidence::{percent, Evidence, Finding, Measurement, Severity, Status};
 use super::judge::{judge, pass_criterion};
-use super::labels_common::{labels_source, loaded, number, set_aside, text, texts};
+use super::labels_common::{labels_source, loaded, set_aside};
+use super::params::{number, text, texts};
 use super::{Check, Context, Names, Uses};
 use crate::data::labels::graph::Graph;
 use crate::data::labels::{Answer, Labels};

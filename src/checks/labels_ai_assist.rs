@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 
 use super::evidence::{Evidence, Finding, Measurement, Severity, Status};
-use super::labels_common::{at, labels_source, loaded, number, set_aside};
+use super::labels_common::{at, labels_source, loaded, set_aside};
+use super::params::number;
 use super::{Check, Context, Names, Uses};
 use crate::data::labels::graph::Graph;
 use crate::data::labels::{Answer, Decision, Labels, Source};

@@ -21,29 +21,6 @@ pub fn labels_source(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> O
     Some(name)
 }
 
-/// A string parameter, or its default.
-pub fn text(node: &Node, key: &str, default: &str) -> String {
-    node.get(key)
-        .and_then(Node::as_str)
-        .unwrap_or(default)
-        .to_string()
-}
-
-/// A list-of-strings parameter (empty when absent).
-pub fn texts(node: &Node, key: &str) -> Vec<String> {
-    node.get(key)
-        .and_then(Node::as_seq)
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(|n| n.as_str().map(str::to_string))
-        .collect()
-}
-
-/// A number parameter, or its default.
-pub fn number(node: &Node, key: &str, default: f64) -> f64 {
-    node.get(key).and_then(Node::as_f64).unwrap_or(default)
-}
-
 /// The loaded label set `name`, or the evidence to return when there is none.
 pub fn loaded<'a>(cx: &'a Context, name: &str, method: &str) -> Result<&'a Labels, Evidence> {
     match cx.data.get(name) {

@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::evidence::{Evidence, Finding, Measurement, Status};
-use super::labels_common::{at, labels_source, loaded, number, set_aside, texts};
+use super::labels_common::{at, labels_source, loaded, set_aside};
+use super::params::{number, texts};
 use super::{reference, Check, Context, DataSet, Names, Uses};
 use crate::data::labels::graph::{Broken, Graph};
 use crate::data::labels::{Decision, Labels, Source};

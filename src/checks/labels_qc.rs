@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::evidence::{percent, Evidence, Finding, Measurement, Status};
-use super::labels_common::{labels_source, loaded, number, set_aside, text};
+use super::labels_common::{labels_source, loaded, set_aside};
+use super::params::{number, text};
 use super::{Check, Context, Names, Uses};
 use crate::data::labels::{Decision, Source};
 use crate::spec::diag::Diagnostic;

@@ -93,8 +93,8 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
         rules.insert(
             role,
             Rule {
-                roles: super::labels_common::texts(n, "roles"),
-                min_years: super::labels_common::number(n, "min_years", 0.0),
+                roles: super::params::texts(n, "roles"),
+                min_years: super::params::number(n, "min_years", 0.0),
                 training: flag("training"),
                 assessment: flag("assessment"),
             },

@@ -6,7 +6,8 @@
 use std::collections::BTreeSet;
 
 use super::evidence::{Evidence, Finding, Measurement, Severity, Status};
-use super::labels_common::{at, labels_source, loaded, number, set_aside, text};
+use super::labels_common::{at, labels_source, loaded, set_aside};
+use super::params::{number, text};
 use super::{Check, Context, Names, Uses};
 use crate::data::labels::graph::Graph;
 use crate::data::labels::{Answer, Source};

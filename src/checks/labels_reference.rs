@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::evidence::{Evidence, Finding, Measurement, Status};
-use super::labels_common::number;
+use super::params::number;
 use super::{reference, Check, Context, DataSet, Names, Uses};
 use crate::data::labels::reference::{binary, Path};
 use crate::spec::diag::Diagnostic;

@@ -27,6 +27,7 @@ pub mod labels_qc;
 pub mod labels_qualification;
 pub mod labels_reads;
 pub mod labels_reference;
+pub mod params;
 pub mod registry;
 pub mod segmentation;
 

@@ -5,7 +5,7 @@
 
 use super::evidence::{percent, Evidence, Finding, Measurement, Severity, Status};
 use super::judge::{judge, pass_criterion};
-use super::labels_common::{number, text};
+use super::params::{number, text};
 use super::{reference, Check, Context, DataSet, Names, Uses};
 use crate::data::masks::{read_mask, Mask, MaskSet};
 use crate::spec::diag::Diagnostic;
@@ -18,22 +18,6 @@ use crate::stats::surface::surface_metrics;
 pub const DOC: &str = include_str!("segmentation.md");
 
 pub const METRICS: &[&str] = &["dice", "iou", "hausdorff", "hausdorff95", "assd", "nsd"];
-
-const CI_FIELDS: &[Field] = &[
-    Field::opt(
-        "level",
-        Ty::Num {
-            min: 0.5,
-            max: 0.999999,
-        },
-        "confidence level, default 0.95",
-    ),
-    Field::opt(
-        "resamples",
-        Ty::Int { min: 100 },
-        "bootstrap resamples of cases, default 2000",
-    ),
-];
 
 pub const PARAMS: &[Field] = &[
     Field::req("model", Ty::Str, "a model with `masks:` in `models:`"),
@@ -48,7 +32,11 @@ pub const PARAMS: &[Field] = &[
         Ty::Num { min: 0.0, max: 1e4 },
         "the tolerance of `nsd`, in mm (required there)",
     ),
-    Field::opt("ci", Ty::Obj(CI_FIELDS), "bootstrap interval over cases"),
+    Field::opt(
+        "ci",
+        Ty::Obj(super::params::BOOTSTRAP_CI),
+        "bootstrap interval over cases",
+    ),
     Field::req("pass", Ty::Expr, "pass criterion, e.g. `ci_low >= 0.85`"),
     Field::opt(
         "min_n",
@@ -110,14 +98,14 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
     if out.len() > before {
         return None;
     }
-    let ci = node.get("ci");
+    let (level, resamples) = super::params::bootstrap_ci(node);
     Some(Box::new(Segmentation {
         model,
         truth,
         metric,
         tolerance: number(node, "tolerance_mm", 0.0),
-        level: ci.map_or(0.95, |c| number(c, "level", 0.95)),
-        resamples: ci.map_or(2000.0, |c| number(c, "resamples", 2000.0)) as usize,
+        level,
+        resamples,
         pass: pass?,
         pass_text,
         min_n: number(node, "min_n", 0.0) as u64,

@@ -1122,26 +1122,4 @@ mod tests {
             "direct sums",
         );
     }
-
-    /// Timing in a release build (`cargo test --release --lib -- --ignored large_panel_speed`):
-    /// preparing and computing alpha for 100 000 units × 5 readers, then 1000 bootstrap
-    /// replicates. Ignored in debug builds, where it says nothing about speed.
-    #[test]
-    #[ignore]
-    fn large_panel_speed() {
-        let ratings = large_panel();
-        let start = std::time::Instant::now();
-        let data = ReliabilityData::from_ratings(&ratings).unwrap();
-        let alpha = data.alpha(Metric::Ordinal).unwrap();
-        let point = start.elapsed();
-        let start = std::time::Instant::now();
-        let boot = data.bootstrap(Metric::Ordinal, 1000, 1, 0.95).unwrap();
-        let resampling = start.elapsed();
-        assert!(alpha.alpha > 0.0 && boot.ci.is_some());
-        assert!(point.as_millis() < 200, "alpha took {point:?}");
-        assert!(
-            resampling.as_secs_f64() < 5.0,
-            "1000 replicates took {resampling:?}"
-        );
-    }
 }
