@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::stats::calibration::Bin;
+use crate::stats::froc::FrocPoint;
 use crate::stats::roc::RocPoint;
 
 /// The outcome of a requirement. Ordered by severity: combining takes the maximum.
@@ -111,6 +113,63 @@ pub struct Measurement {
     /// ROC operating points (thinned for plotting), for AUC measurements.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub roc: Option<Vec<RocPoint>>,
+    /// FROC operating points (thinned for plotting), for detection measurements.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub froc: Option<Vec<FrocPoint>>,
+    /// Reliability-diagram bins, for calibration measurements.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Vec<Bin>>,
+    /// The per-case values behind a mean over cases (segmentation), in case order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_case: Option<Vec<CaseValue>>,
+    /// The stated hypothesis test (against a goal or a second model) and its outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestResult>,
+}
+
+/// One case's value of a per-case metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseValue {
+    pub case: String,
+    /// None when the metric is undefined for the case (reported, never dropped silently).
+    pub value: Option<f64>,
+}
+
+/// A one-sided hypothesis test stated in the spec, and its outcome for one measurement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestResult {
+    /// `goal`, `superiority` or `noninferiority`.
+    pub kind: String,
+    /// The null hypothesis in words, e.g. `AUC(model) − AUC(predicate) ≤ −0.05`.
+    pub null_hypothesis: String,
+    /// The test's method in words.
+    pub method: String,
+    /// The one-sided significance level stated in the spec.
+    pub alpha: f64,
+    /// The model compared against, for paired tests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against: Option<String>,
+    /// The compared model's estimate on the same cases.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against_estimate: Option<f64>,
+    /// This model's estimate minus the other's (paired tests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub difference: Option<f64>,
+    /// Two-sided (1 − 2·alpha) interval of the difference, matching the one-sided test.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub difference_ci_low: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub difference_ci_high: Option<f64>,
+    /// The test statistic (z, or the discordant count of an exact test).
+    pub statistic: Option<f64>,
+    /// One-sided p-value.
+    pub p_value: Option<f64>,
+    /// Holm-adjusted p-value, when the requirement declares `multiplicity: holm`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_adjusted: Option<f64>,
+    /// Whether the null hypothesis is rejected at alpha (after adjustment); None when the test
+    /// could not be computed.
+    pub rejected: Option<bool>,
 }
 
 impl Measurement {
@@ -133,6 +192,10 @@ impl Measurement {
             n_pos: None,
             n_neg: None,
             roc: None,
+            froc: None,
+            calibration: None,
+            per_case: None,
+            test: None,
         }
     }
 
@@ -144,6 +207,10 @@ impl Measurement {
             "ci_high" => self.ci_high,
             "n" => Some(self.n as f64),
             "p_value" => self.p_value,
+            "p_adjusted" => self.test.as_ref().and_then(|t| t.p_adjusted.or(t.p_value)),
+            "difference" => self.test.as_ref().and_then(|t| t.difference),
+            "difference_ci_low" => self.test.as_ref().and_then(|t| t.difference_ci_low),
+            "difference_ci_high" => self.test.as_ref().and_then(|t| t.difference_ci_high),
             _ => None,
         }
     }

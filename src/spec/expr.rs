@@ -5,7 +5,9 @@
 //! and    := term ("and" term)*
 //! term   := "(" expr ")" | operand op operand
 //! op     := ">=" | ">" | "<=" | "<" | "==" | "!="
-//! operand:= field | number          field := estimate | ci_low | ci_high | n | p_value
+//! operand:= field | number
+//! field  := estimate | ci_low | ci_high | n | p_value | p_adjusted | difference
+//!         | difference_ci_low | difference_ci_high
 //! ```
 //! Evaluation is three-valued: a comparison involving a field the measurement does not have
 //! (no interval, no p-value) is *undecided*, and undecided never becomes pass. `and` and `or`
@@ -14,7 +16,17 @@
 use std::fmt;
 
 /// Fields a pass expression may name.
-pub const FIELDS: &[&str] = &["estimate", "ci_low", "ci_high", "n", "p_value"];
+pub const FIELDS: &[&str] = &[
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "n",
+    "p_value",
+    "p_adjusted",
+    "difference",
+    "difference_ci_low",
+    "difference_ci_high",
+];
 
 /// A parsed pass expression.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,7 +2,7 @@
 //! error, and the calibration slope and intercept (logistic recalibration).
 
 /// One bin of a reliability diagram.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Bin {
     /// The bin covers [low, high) (the last bin includes 1).
     pub low: f64,

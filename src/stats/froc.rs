@@ -120,7 +120,7 @@ pub fn match_candidates(
 }
 
 /// One point of an FROC curve.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct FrocPoint {
     pub threshold: f64,
     pub fp_per_scan: f64,
