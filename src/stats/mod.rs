@@ -11,6 +11,7 @@ pub mod agreement;
 pub mod bca;
 pub mod calibration;
 pub mod froc;
+pub mod hypothesis;
 pub mod overlap;
 pub mod proportion;
 pub mod roc;

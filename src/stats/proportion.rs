@@ -240,6 +240,43 @@ pub fn mcnemar_exact(b: u64, c: u64) -> f64 {
     (2.0 * tail).min(1.0)
 }
 
+/// The upper tail P(X ≥ x) of X ~ Binomial(n, p): the one-sided exact p-value of H0: the
+/// proportion is at most `p`, having observed x successes in n.
+///
+/// # Formula
+/// Σ_{k = x}^{n} C(n, k) p^k (1 − p)^(n − k), each term by Loader's saddle-point method.
+///
+/// # Edge cases
+/// x = 0: 1. x > n: 0. p = 0: 0 for x > 0; p = 1: 1. None when p is outside [0, 1] or NaN.
+///
+/// # References
+/// Clopper CJ, Pearson ES (1934) Biometrika 26:404–413; SciPy 1.17 `binomtest(x, n, p,
+/// alternative="greater").pvalue` gives the same value.
+///
+/// # Example
+/// ```
+/// use attest::stats::proportion::binomial_upper_tail;
+/// // 9 or 10 of 10 at p = 0.5: (10 + 1) / 1024.
+/// assert!((binomial_upper_tail(9, 10, 0.5).unwrap() - 11.0 / 1024.0).abs() < 1e-15);
+/// ```
+pub fn binomial_upper_tail(x: u64, n: u64, p: f64) -> Option<f64> {
+    if !(0.0..=1.0).contains(&p) {
+        return None;
+    }
+    if x == 0 {
+        return Some(1.0);
+    }
+    if x > n {
+        return Some(0.0);
+    }
+    if p == 0.0 || p == 1.0 {
+        return Some(if p == 1.0 { 1.0 } else { 0.0 });
+    }
+    let nf = n as f64;
+    let tail: f64 = (x..=n).map(|k| binom_pmf(k as f64, nf, p)).sum();
+    Some(tail.min(1.0))
+}
+
 /// The exact binomial plan for showing a proportion exceeds a goal: the smallest number of
 /// cases n (and the critical count k) for which the one-sided exact test of H0: p ≤ `goal`
 /// at level `alpha` rejects with probability at least `power` when the true proportion is

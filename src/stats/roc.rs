@@ -517,6 +517,93 @@ pub fn jackknife_auc(positive: &[bool], scores: &[f64]) -> Option<Vec<f64>> {
     )
 }
 
+/// Leave-one-cluster-out AUCs (the jackknife over clusters, e.g. patients with several
+/// cases, for BCa intervals of a bootstrap that resamples clusters), one per cluster id
+/// `0..=max(cluster)`, from DeLong's placements and the pairs within each cluster.
+///
+/// # Formula
+/// With S = Σ_i Σ_j ψ(x_i, y_j) = m·n·AUC, leaving out cluster c with m_c positives and n_c
+/// negatives removes its positives' rows (n·V10_i each) and its negatives' columns (m·V01_j
+/// each), which both count the pairs within c:
+/// AUC_(−c) = (S − n Σ_{i∈c} V10_i − m Σ_{j∈c} V01_j + Σ_{i,j∈c} ψ(x_i, y_j)) / ((m − m_c)(n − n_c)).
+/// With one case per cluster this is [`jackknife_auc`].
+///
+/// # Edge cases
+/// None when the lengths differ, a score is not finite, a cluster id has no case, or leaving
+/// out some cluster empties a class (its AUC would be undefined).
+///
+/// # References
+/// DeLong et al. (1988) (placements); Efron B, Tibshirani RJ (1993) §11.2 and §14.3 (jackknife
+/// and BCa); Field CA, Welsh AH (2007) Bootstrapping clustered data. JRSS B 69:369–390.
+///
+/// # Example
+/// ```
+/// use attest::stats::roc::jackknife_auc_clusters;
+/// // Cluster 0 holds the 0.9 positive and the 0.5 negative; cluster 1 the rest: without
+/// // cluster 0, 0.4 against 0.3 gives 1; without cluster 1, 0.9 against 0.5 gives 1.
+/// let j = jackknife_auc_clusters(&[true, true, false, false], &[0.9, 0.4, 0.5, 0.3], &[0, 1, 0, 1]).unwrap();
+/// assert_eq!(j, vec![1.0, 1.0]);
+/// ```
+pub fn jackknife_auc_clusters(
+    positive: &[bool],
+    scores: &[f64],
+    cluster: &[usize],
+) -> Option<Vec<f64>> {
+    if positive.len() != scores.len() || positive.len() != cluster.len() {
+        return None;
+    }
+    let pos: Vec<f64> = (0..scores.len())
+        .filter(|&i| positive[i])
+        .map(|i| scores[i])
+        .collect();
+    let neg: Vec<f64> = (0..scores.len())
+        .filter(|&i| !positive[i])
+        .map(|i| scores[i])
+        .collect();
+    let (v10, v01) = placements(&pos, &neg)?;
+    let (m, n) = (pos.len() as f64, neg.len() as f64);
+    let k = cluster.iter().max().map_or(0, |c| c + 1);
+    // Per cluster: positives, negatives, n·ΣV10 + m·ΣV01, and the case indices.
+    let mut count = vec![(0usize, 0usize); k];
+    let mut removed = vec![0.0f64; k];
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
+    let (mut i, mut j) = (0, 0);
+    for (case, &c) in cluster.iter().enumerate() {
+        members[c].push(case);
+        if positive[case] {
+            count[c].0 += 1;
+            removed[c] += n * v10[i];
+            i += 1;
+        } else {
+            count[c].1 += 1;
+            removed[c] += m * v01[j];
+            j += 1;
+        }
+    }
+    let total: f64 = v10.iter().sum::<f64>() * n;
+    (0..k)
+        .map(|c| {
+            let (mc, nc) = count[c];
+            if mc + nc == 0 || mc == pos.len() || nc == neg.len() {
+                return None;
+            }
+            let mut within = 0.0;
+            for &a in members[c].iter().filter(|&&a| positive[a]) {
+                for &b in members[c].iter().filter(|&&b| !positive[b]) {
+                    within += if scores[a] > scores[b] {
+                        1.0
+                    } else if scores[a] == scores[b] {
+                        0.5
+                    } else {
+                        0.0
+                    };
+                }
+            }
+            Some((total - removed[c] + within) / ((m - mc as f64) * (n - nc as f64)))
+        })
+        .collect()
+}
+
 /// The AUC of weighted cases in O(n) per evaluation, for bootstraps: the scores are sorted
 /// once into groups of equal scores, and each evaluation with integer case weights (a
 /// resample's multiplicities) walks the groups once.
@@ -874,6 +961,53 @@ mod tests {
             let brute = auc_delong(&pos, &neg).unwrap().auc;
             assert_close(jk, brute, Tol::Rel(1e-12), "leave-one-out auc_delong");
         }
+    }
+
+    #[test]
+    fn cluster_jackknife_matches_leaving_each_cluster_out() {
+        // ties30.csv grouped into clusters of 1 to 4 cases (case k in cluster k·7 mod 11,
+        // so clusters mix classes): brute force recomputes auc_delong without each cluster.
+        let data = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/proc/ties30.csv"
+        ))
+        .unwrap();
+        let (mut y, mut s) = (Vec::new(), Vec::new());
+        for row in data.lines().skip(1) {
+            let c: Vec<f64> = row.split(',').map(|x| x.parse().unwrap()).collect();
+            y.push(c[0] == 1.0);
+            s.push(c[1]);
+        }
+        let cluster: Vec<usize> = (0..y.len()).map(|k| k * 7 % 11).collect();
+        let j = jackknife_auc_clusters(&y, &s, &cluster).unwrap();
+        assert_eq!(j.len(), 11);
+        for (c, &jc) in j.iter().enumerate() {
+            let keep = |want: bool| {
+                (0..y.len())
+                    .filter(|&i| cluster[i] != c && y[i] == want)
+                    .map(|i| s[i])
+                    .collect::<Vec<f64>>()
+            };
+            let brute = auc_delong(&keep(true), &keep(false)).unwrap().auc;
+            assert_close(
+                jc,
+                brute,
+                Tol::Rel(1e-12),
+                "leave-one-cluster-out auc_delong",
+            );
+        }
+        // One case per cluster is the ordinary jackknife.
+        let own: Vec<usize> = (0..y.len()).collect();
+        let (a, b) = (
+            jackknife_auc_clusters(&y, &s, &own).unwrap(),
+            jackknife_auc(&y, &s).unwrap(),
+        );
+        for (x, e) in a.iter().zip(&b) {
+            assert_close(*x, *e, Tol::Rel(1e-12), "jackknife_auc");
+        }
+        // A cluster holding every positive leaves an undefined AUC.
+        let all_pos: Vec<usize> = y.iter().map(|&p| usize::from(!p)).collect();
+        assert!(jackknife_auc_clusters(&y, &s, &all_pos).is_none());
     }
 
     #[test]
