@@ -4,7 +4,7 @@
 /// One bin of a reliability diagram.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Bin {
-    /// The bin covers [low, high) (the last bin includes 1).
+    /// The bin covers (low, high] (the first bin includes 0).
     pub low: f64,
     pub high: f64,
     pub n: u64,
@@ -14,10 +14,26 @@ pub struct Bin {
     pub observed: f64,
 }
 
+/// The bin of probability p among `bins` equal-width bins: the b with b/B < p ≤ (b + 1)/B
+/// (p = 0 in the first bin), the edges computed as b/B so that rounding in p·B never moves a
+/// score that lies exactly on an edge.
+fn bin_of(p: f64, bins: usize) -> usize {
+    let edge = |b: usize| b as f64 / bins as f64;
+    let mut b = ((p * bins as f64) as usize).min(bins - 1);
+    while b > 0 && p <= edge(b) {
+        b -= 1;
+    }
+    while b + 1 < bins && p > edge(b + 1) {
+        b += 1;
+    }
+    b
+}
+
 /// The reliability diagram with `bins` equal-width bins over [0, 1], empty bins left out.
 ///
 /// # Formula
-/// Case i falls in bin ⌊p_i · B⌋ (p = 1 in the last bin); per bin, the mean of p and the share
+/// Case i falls in the bin b with b/B < p_i ≤ (b + 1)/B (p = 0 in the first bin): Guo et
+/// al.'s B_m = ((m − 1)/M, m/M], as scikit-learn's `calibration_curve(strategy="uniform")`; per bin, the mean of p and the share
 /// of y = 1.
 ///
 /// # Edge cases
@@ -40,7 +56,7 @@ pub fn reliability(p: &[f64], y: &[bool], bins: usize) -> Option<Vec<Bin>> {
     }
     let mut acc = vec![(0u64, 0.0f64, 0u64); bins];
     for (&pi, &yi) in p.iter().zip(y) {
-        let b = ((pi * bins as f64) as usize).min(bins - 1);
+        let b = bin_of(pi, bins);
         acc[b].0 += 1;
         acc[b].1 += pi;
         acc[b].2 += u64::from(yi);
@@ -87,6 +103,85 @@ pub fn ece(p: &[f64], y: &[bool], bins: usize) -> Option<f64> {
             .map(|x| x.n as f64 / n as f64 * (x.observed - x.mean_predicted).abs())
             .sum()
     })
+}
+
+/// The expected calibration error of cases with integer weights (a bootstrap resample's
+/// multiplicities): [`ece`] of the data with case i repeated `w[i]` times.
+///
+/// # Formula
+/// As [`ece`], with every count and sum weighted.
+///
+/// # Edge cases
+/// None as [`ece`], when the weights' length differs, or all weights are 0.
+///
+/// # References
+/// As [`ece`].
+///
+/// # Example
+/// ```
+/// use attest::stats::calibration::{ece, ece_weighted};
+/// let (p, y) = ([0.1, 0.2, 0.8], [false, true, true]);
+/// let e = ece_weighted(&p, &y, &[1, 2, 1], 2).unwrap();
+/// assert!((e - ece(&[0.1, 0.2, 0.2, 0.8], &[false, true, true, true], 2).unwrap()).abs() < 1e-15);
+/// ```
+pub fn ece_weighted(p: &[f64], y: &[bool], w: &[u32], bins: usize) -> Option<f64> {
+    if p.len() != y.len()
+        || p.len() != w.len()
+        || bins == 0
+        || p.iter().any(|x| !(0.0..=1.0).contains(x))
+    {
+        return None;
+    }
+    let mut acc = vec![(0u64, 0.0f64, 0u64); bins];
+    for ((&pi, &yi), &wi) in p.iter().zip(y).zip(w) {
+        let b = bin_of(pi, bins);
+        acc[b].0 += u64::from(wi);
+        acc[b].1 += f64::from(wi) * pi;
+        acc[b].2 += u64::from(wi) * u64::from(yi);
+    }
+    let n: u64 = acc.iter().map(|a| a.0).sum();
+    (n > 0).then(|| {
+        acc.iter()
+            .filter(|a| a.0 > 0)
+            .map(|a| {
+                let k = a.0 as f64;
+                k / n as f64 * (a.2 as f64 / k - a.1 / k).abs()
+            })
+            .sum()
+    })
+}
+
+/// The Brier score of cases with integer weights (all 1 for the plain score).
+///
+/// # Formula
+/// Σ w_i (p_i − y_i)² / Σ w_i.
+///
+/// # Edge cases
+/// None when a probability is outside [0, 1] or not finite, the lengths differ, or the weights
+/// sum to 0.
+///
+/// # References
+/// Brier GW (1950) Verification of forecasts expressed in terms of probability. Mon Weather
+/// Rev 78:1–3; scikit-learn 1.9.1 `brier_score_loss` gives the same value.
+///
+/// # Example
+/// ```
+/// use attest::stats::calibration::brier;
+/// // ((0.1)² + (0.8)² + (0.3)²) / 3 with the second case negative at 0.8.
+/// let b = brier(&[0.9, 0.8, 0.7], &[true, false, true], &[1, 1, 1]).unwrap();
+/// assert!((b - (0.01 + 0.64 + 0.09) / 3.0).abs() < 1e-15);
+/// ```
+pub fn brier(p: &[f64], y: &[bool], w: &[u32]) -> Option<f64> {
+    if p.len() != y.len() || p.len() != w.len() || p.iter().any(|x| !(0.0..=1.0).contains(x)) {
+        return None;
+    }
+    let (mut num, mut den) = (0.0, 0u64);
+    for ((&pi, &yi), &wi) in p.iter().zip(y).zip(w) {
+        let d = pi - f64::from(u8::from(yi));
+        num += f64::from(wi) * d * d;
+        den += u64::from(wi);
+    }
+    (den > 0).then(|| num / den as f64)
 }
 
 /// Calibration intercept and slope: the logistic regression logit P(y = 1) = a + b·logit(p).
