@@ -49,6 +49,13 @@ fn demo_reports_exactly_the_deliberate_defects() {
     assert_eq!(r["verdict"], "fail");
     assert_eq!(requirement(&r, "PERF-AUC")["status"], "pass");
     assert_eq!(requirement(&r, "PERF-SENS")["status"], "fail");
+    // Non-inferior to the predicate (paired DeLong), but not calibrated (ECE above 0.10).
+    assert_eq!(requirement(&r, "PERF-AUC-NI")["status"], "pass");
+    assert_eq!(
+        requirement(&r, "PERF-AUC-NI")["measurements"][0]["test"]["rejected"],
+        true
+    );
+    assert_eq!(requirement(&r, "PERF-CAL")["status"], "fail");
     let data = requirement(&r, "DATA-CT");
     assert_eq!(data["status"], "fail");
     // testdata/demo/DEFECTS.md is written by the generator beside the defects themselves.
@@ -80,17 +87,20 @@ fn demo_reports_exactly_the_deliberate_defects() {
     let m = &data["measurements"][0];
     assert_eq!(m["n"], 400);
     assert_eq!(m["estimate"].as_f64().unwrap(), 391.0 / 400.0);
-    // Every DICOM file, the table and the predictions are hashed: 403 files + 2 CSVs.
-    assert_eq!(r["inputs"].as_array().unwrap().len(), 405);
+    // Every DICOM file, the table and both models' predictions are hashed: 403 files + 3 CSVs.
+    assert_eq!(r["inputs"].as_array().unwrap().len(), 406);
     for f in ["report.html", "report.md", "manifest.json"] {
         assert!(out.path().join(f).exists(), "{f}");
     }
     let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("PERF-AUC"));
-    assert!(
-        !html.contains("http://") || html.matches("http://").count() == 1,
+    // Self-contained: the only URLs are the SVG namespace of the inline plots.
+    assert_eq!(
+        html.matches("http://").count(),
+        html.matches("http://www.w3.org/2000/svg").count(),
         "self-contained"
     );
+    assert!(!html.contains("https://"), "self-contained");
     // No patient identifier or name reaches the report.
     let text = std::fs::read_to_string(out.path().join("report.json")).unwrap();
     assert!(!text.contains("SYN1") && !text.contains("SYNTH^"));

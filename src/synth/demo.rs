@@ -44,10 +44,11 @@ pub const DEFECTS_FILE: &str = "DEFECTS.md";
 const DEFECTS_TITLE: &str = "# Deliberate defects in the demo data";
 
 /// The outputs of [`write_demo`], relative to its folder.
-const OUTPUTS: [&str; 5] = [
+const OUTPUTS: [&str; 6] = [
     "dicom",
     "cases.csv",
     "predictions.csv",
+    "predicate.csv",
     DEFECTS_FILE,
     "labels",
 ];
@@ -252,8 +253,8 @@ struct Case {
     slices: Vec<CtInstance>,
 }
 
-/// Writes the demo dataset into `dir`: `dicom/`, `cases.csv`, `predictions.csv` and
-/// `DEFECTS.md`. The same seed always writes the same bytes.
+/// Writes the demo dataset into `dir`: `dicom/`, `cases.csv`, `predictions.csv` (the
+/// candidate model), `predicate.csv` (the predicate device) and `DEFECTS.md`. The same seed always writes the same bytes.
 ///
 /// A previous demo output in `dir` (recognised by its `DEFECTS.md`) is replaced; any other
 /// existing output file is left alone and the call fails with [`SynthError::NotEmpty`].
@@ -316,6 +317,7 @@ pub fn write_demo(dir: &Path, seed: u64) -> Result<DemoSummary, SynthError> {
 
     write_bytes(&dir.join("cases.csv"), &cases_csv(&cases))?;
     write_bytes(&dir.join("predictions.csv"), &predictions_csv(&cases))?;
+    write_bytes(&dir.join("predicate.csv"), &predicate_csv(seed, &cases))?;
     write_bytes(
         &dir.join(DEFECTS_FILE),
         defects_md(&summary, seed).as_bytes(),
@@ -653,6 +655,22 @@ fn predictions_csv(cases: &[Case]) -> Vec<u8> {
     let mut out = String::from("case_id,score\n");
     for c in cases {
         let _ = writeln!(out, "{},{:.4}", c.case_id, c.score);
+    }
+    out.into_bytes()
+}
+
+/// The predicate device's scores, for the demo's non-inferiority claim: a weaker model reading
+/// the same images, whose latent value is 0.8 × the candidate's plus independent noise of
+/// variance 0.36 (so its class separation is 0.8 × the candidate's and the two correlate).
+/// Drawn from a stream of its own, so the rest of the demo does not depend on it.
+fn predicate_csv(seed: u64, cases: &[Case]) -> Vec<u8> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(0x7072_6564); // "pred"
+    let mut out = String::from("case_id,score\n");
+    for c in cases {
+        let latent = (c.score / (1.0 - c.score)).ln() / 1.5;
+        let own = 0.8 * latent + 0.6 * normal(&mut rng);
+        let _ = writeln!(out, "{},{:.4}", c.case_id, 1.0 / (1.0 + (-1.5 * own).exp()));
     }
     out.into_bytes()
 }
