@@ -200,3 +200,27 @@ fn the_detection_example_runs_on_its_committed_data() {
         ]
     );
 }
+
+#[test]
+fn zero_scans_is_a_finding_and_never_a_pass() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("lesions.csv"),
+        "seriesuid,coordX,coordY,coordZ,diameter_mm\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("candidates.csv"),
+        "seriesuid,coordX,coordY,coordZ,probability\n",
+    )
+    .unwrap();
+    std::fs::write(d.path().join("scans.csv"), "seriesuid\n").unwrap();
+    let spec = "attest: 1\nid: d\nversion: '1'\ntitle: D\ndata:\n  scans: { table: scans.csv, id_column: seriesuid }\n  \
+         nodules: { lesions: lesions.csv }\nmodels:\n  cad: { detections: candidates.csv }\n\
+         requirements:\n  - id: DET\n    title: D\n    check: detection\n    model: cad\n    truth: nodules\n    scans: scans\n    metric: cpm\n    pass: estimate >= 0.5\n";
+    let (code, _, r) = common::run_spec(d.path(), spec);
+    assert_eq!(code, 1);
+    assert_eq!(r["status"], "inconclusive");
+    assert!(common::findings(&r).contains(&"no-scans scans".to_string()));
+    assert!(r["measurements"][0]["estimate"].is_null());
+}
