@@ -10,5 +10,6 @@ pub mod masks;
 pub mod pixels;
 pub mod predictions;
 pub mod pseudonym;
+pub mod seg;
 pub mod table;
 pub mod vr;

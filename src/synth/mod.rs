@@ -16,6 +16,7 @@ mod deid;
 mod demo;
 mod detection;
 mod nifti;
+mod seg;
 mod uid;
 
 use std::path::PathBuf;
@@ -33,6 +34,10 @@ pub use demo::{
 };
 pub use detection::{write_detection, DetectionSummary};
 pub use nifti::write_mask;
+pub use seg::{
+    ds16, write_seg, Code, SegInstance, SegSegment, ALTERED_STRUCTURE, ANATOMICAL_STRUCTURE,
+    LESION, LIVER,
+};
 pub use uid::{synthetic_uid, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, UID_ROOT};
 
 /// Why synthetic data could not be written.

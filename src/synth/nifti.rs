@@ -104,6 +104,7 @@ mod tests {
         let other = crate::data::masks::Mask {
             dims: [16, 16, 1],
             spacing: [0.7, 0.7, 1.25],
+            geometry: None,
             voxels: vec![false; 256],
         };
         let m = crate::data::masks::read_mask(&d.path().join("m.nii")).unwrap();
