@@ -17,7 +17,8 @@ use crate::spec::schema::{Field, Ty};
 use crate::spec::yaml::Node;
 use crate::stats::agreement::bootstrap_units;
 use crate::stats::froc::{
-    cpm, froc_bootstrap, froc_curve, match_candidates, sensitivity_at, Candidate, Lesion, Matched,
+    cpm, froc_bootstrap, froc_curve, match_candidates, sensitivity_at, Candidate, FrocPoint,
+    Lesion, Matched, CPM_RATES,
 };
 
 pub const DOC: &str = include_str!("detection.md");
@@ -156,6 +157,72 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
         pass: pass?,
         pass_text,
     }))
+}
+
+/// Points of the FROC curve kept in the report (for its plot).
+const FROC_POINTS: usize = 200;
+
+/// The FROC curve thinned for the report to at most `max` points (at least 2 + 14 for the
+/// CPM rates). First losslessly: the inner points of each flat or vertical stretch of the
+/// step curve are dropped, which changes neither its shape nor any value read from it by
+/// linear interpolation. If still too many: the points on either side of each CPM rate (so
+/// the curve read at those rates is unchanged), the first and the last, and the others spread
+/// evenly along the curve as the report draws it (log axis from 1/8 to 8 FP/scan).
+fn thin_froc(curve: &[FrocPoint], max: usize) -> Vec<FrocPoint> {
+    let same = |a: f64, b: f64, c: f64| a == b && b == c;
+    let corners: Vec<FrocPoint> = (0..curve.len())
+        .filter(|&i| {
+            if i == 0 || i + 1 == curve.len() {
+                return true;
+            }
+            let (a, b, c) = (curve[i - 1], curve[i], curve[i + 1]);
+            !(same(a.fp_per_scan, b.fp_per_scan, c.fp_per_scan)
+                || same(a.sensitivity, b.sensitivity, c.sensitivity))
+        })
+        .map(|i| curve[i])
+        .collect();
+    if corners.len() <= max {
+        return corners;
+    }
+    let last = corners.len() - 1;
+    let mut keep = vec![false; corners.len()];
+    (keep[0], keep[last]) = (true, true);
+    for r in CPM_RATES {
+        let j = corners.partition_point(|p| p.fp_per_scan <= r);
+        for k in [j.wrapping_sub(1), j] {
+            if let Some(x) = keep.get_mut(k) {
+                *x = true;
+            }
+        }
+    }
+    let budget = max.saturating_sub(keep.iter().filter(|&&k| k).count());
+    // Distance along the drawn curve: the FROC plot is 300 x 200 px over 6 octaves x [0, 1].
+    let x = |f: f64| f.clamp(0.125, 8.0).log2() * 50.0;
+    let step = |a: &FrocPoint, b: &FrocPoint| {
+        (x(b.fp_per_scan) - x(a.fp_per_scan)).abs() + 200.0 * (b.sensitivity - a.sensitivity).abs()
+    };
+    let total: f64 = corners.windows(2).map(|w| step(&w[0], &w[1])).sum();
+    if budget > 0 && total > 0.0 {
+        let h = total / (budget + 1) as f64;
+        let (mut k, mut s, mut picked) = (1, 0.0, 0);
+        for i in 1..last {
+            s += step(&corners[i - 1], &corners[i]);
+            if picked < budget && s >= k as f64 * h {
+                if !keep[i] {
+                    keep[i] = true;
+                    picked += 1;
+                }
+                while s >= k as f64 * h {
+                    k += 1;
+                }
+            }
+        }
+    }
+    corners
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(p, k)| k.then_some(p))
+        .collect()
 }
 
 /// Per-scan counts at an operating point: (counted lesions, detected lesions, false positives).
@@ -319,6 +386,9 @@ impl Check for Detection {
             "cpm" | "sensitivity_at_fp" => {
                 meas.n = counted as u64;
                 let curve = froc_curve(&m.lesion_scores, &m.false_positives, scans);
+                if !curve.is_empty() {
+                    meas.froc = Some(thin_froc(&curve, FROC_POINTS));
+                }
                 if self.metric == "cpm" {
                     meas.estimate = cpm(&curve);
                     froc_bootstrap(&m, scans, r, seed, level, cpm)
@@ -400,5 +470,49 @@ impl Check for Detection {
             measurements: vec![meas],
             findings,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A step curve from a seeded scatter of lesion and false-positive scores.
+    fn curve(lesions: usize, fps: usize, scans: usize) -> Vec<FrocPoint> {
+        let score = |i: usize, k: u64| ((i as u64 * 2_654_435_761 + k) % 10_007) as f64 / 10_007.0;
+        let tp: Vec<Option<f64>> = (0..lesions)
+            .map(|i| (i % 7 != 0).then(|| score(i, 17)))
+            .collect();
+        let fp: Vec<f64> = (0..fps).map(|i| score(i, 91)).collect();
+        froc_curve(&tp, &fp, scans)
+    }
+
+    #[test]
+    fn dropping_the_inner_points_of_flat_and_vertical_stretches_loses_nothing() {
+        let c = curve(60, 80, 40);
+        let t = thin_froc(&c, 10_000);
+        assert!(t.len() < c.len() && t[0] == c[0] && t[t.len() - 1] == c[c.len() - 1]);
+        for k in 0..=400 {
+            let f = k as f64 * 0.01;
+            assert_eq!(sensitivity_at(&t, f), sensitivity_at(&c, f), "at {f}");
+        }
+    }
+
+    #[test]
+    fn a_long_curve_keeps_its_cpm_and_at_most_the_stated_points() {
+        let c = curve(3000, 20_000, 2000);
+        assert!(c.len() > 5000);
+        let t = thin_froc(&c, FROC_POINTS);
+        assert!(
+            t.len() <= FROC_POINTS && t.len() > FROC_POINTS - 20,
+            "{}",
+            t.len()
+        );
+        for r in CPM_RATES {
+            assert_eq!(sensitivity_at(&t, r), sensitivity_at(&c, r), "at {r}");
+        }
+        assert_eq!(cpm(&t), cpm(&c));
+        assert!(t.windows(2).all(|w| w[0].fp_per_scan <= w[1].fp_per_scan));
+        assert_eq!((t[0], t[t.len() - 1]), (c[0], c[c.len() - 1]));
     }
 }
