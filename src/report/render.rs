@@ -2,7 +2,9 @@
 //! (embedded from `reports/`, overridable with `--templates DIR`).
 //!
 //! Templates never compute statistics. What they show beyond the model is prepared here as
-//! presentation only: SVG coordinates of the ROC curve, and the first findings of long lists.
+//! presentation only: the inline SVG plots (`plots`: ROC, FROC, reliability diagram, forest
+//! plots, per-case distributions), and the first findings of long lists. `report.json` has the
+//! numbers behind the plots, never the plots.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,6 +12,8 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::model::Report;
+use super::plots;
+use crate::checks::evidence::Measurement;
 
 pub const HTML_TEMPLATE: &str = include_str!("../../reports/report.html.tera");
 pub const MD_TEMPLATE: &str = include_str!("../../reports/report.md.tera");
@@ -129,7 +133,8 @@ fn view(report: &Report) -> Value {
         v["inputs_hidden"] = json!(total.saturating_sub(INPUTS_SHOWN));
     }
     if let Some(reqs) = v["requirements"].as_array_mut() {
-        for r in reqs {
+        for (r, typed) in reqs.iter_mut().zip(&report.requirements) {
+            add_plots(r, &typed.measurements);
             let findings = r["findings"].as_array().cloned().unwrap_or_default();
             r["findings_total"] = json!(findings.len());
             // How many of each kind, in order of first appearance, before the list itself.
@@ -165,9 +170,6 @@ fn view(report: &Report) -> Value {
                         (Some(l), Some(h)) => format!("{l:.4} – {h:.4}"),
                         _ => "—".to_string(),
                     });
-                    if let Some(points) = m["roc"].as_array() {
-                        m["roc_svg"] = json!(svg_points(points));
-                    }
                 }
             }
         }
@@ -216,15 +218,53 @@ fn reader_matrix(r: &Value) -> Option<Value> {
     (!cells.is_empty()).then(|| json!({"readers": readers, "rows": rows}))
 }
 
-/// ROC points as SVG polyline coordinates in a 200x200 box (y grows downwards).
-fn svg_points(points: &[Value]) -> String {
-    points
+/// The plots of one requirement, as presentation fields of its view `r`: per measurement
+/// `roc_svg`, `froc_svg`, `calibration_svg` and `per_case_plot` (`svg`, `defined`, `undefined`,
+/// `binned`); per requirement `forest_plots` (one per metric with groups) and
+/// `difference_plot` (paired tests). A plot with nothing to draw is absent.
+fn add_plots(r: &mut Value, measurements: &[Measurement]) {
+    // The pass criterion's text, where the report carries it, gives the goal lines.
+    let pass = r["pass"].as_str().map(str::to_string);
+    let forests = plots::forests(measurements, pass.as_deref());
+    if !forests.is_empty() {
+        r["forest_plots"] = json!(forests);
+    }
+    if let Some(d) = plots::difference_forest(measurements, pass.as_deref()) {
+        r["difference_plot"] = json!(d);
+    }
+    let mut any = r.get("forest_plots").is_some() || r.get("difference_plot").is_some();
+    if let Some(ms) = r["measurements"].as_array_mut() {
+        for (m, typed) in ms.iter_mut().zip(measurements) {
+            any |= add_measurement_plots(m, typed);
+        }
+    }
+    r["has_plots"] = json!(any);
+}
+
+/// A measurement's own plots; whether it has any.
+fn add_measurement_plots(m: &mut Value, typed: &Measurement) -> bool {
+    let what = plots::group_text(typed.group.as_ref());
+    if let Some(svg) = typed.roc.as_deref().and_then(|p| plots::roc(p, &what)) {
+        m["roc_svg"] = json!(svg);
+    }
+    if let Some(svg) = typed.froc.as_deref().and_then(|p| plots::froc(p, &what)) {
+        m["froc_svg"] = json!(svg);
+    }
+    if let Some(svg) = typed
+        .calibration
+        .as_deref()
+        .and_then(|b| plots::calibration(b, &what))
+    {
+        m["calibration_svg"] = json!(svg);
+    }
+    if let Some(d) = typed
+        .per_case
+        .as_deref()
+        .and_then(|v| plots::per_case(v, &typed.metric, typed.estimate, &what))
+    {
+        m["per_case_plot"] = json!(d);
+    }
+    ["roc_svg", "froc_svg", "calibration_svg", "per_case_plot"]
         .iter()
-        .map(|p| {
-            let x = p["fpr"].as_f64().unwrap_or(0.0) * 200.0;
-            let y = 200.0 - p["tpr"].as_f64().unwrap_or(0.0) * 200.0;
-            format!("{x:.1},{y:.1}")
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+        .any(|k| m.get(k).is_some())
 }
