@@ -23,6 +23,7 @@ fn requirement(id: &str, check: &str, measurements: Vec<Measurement>) -> Require
         clause: None,
         reference: None,
         check: check.to_string(),
+        pass: Some("ci_low >= 0.85".to_string()),
         status: Status::Fail,
         method: "hand-made".to_string(),
         measurements,
@@ -202,6 +203,9 @@ fn every_plot_is_well_formed_accessible_and_escaped() {
     let report = report();
     let t = Templates::load(None).unwrap();
     let html = t.html(&report).unwrap();
+    // The stated criterion is shown, and the forest plot draws its goal.
+    assert!(html.contains("Pass criterion: <code>ci_low &gt;= 0.85</code>"));
+    assert!(html.contains("Dashed: the pass criterion"));
     let plots = svgs(&html);
     let labels: Vec<String> = plots
         .iter()

@@ -131,6 +131,11 @@ pub trait Check: Send + Sync + std::fmt::Debug {
     fn plan(&self) -> Option<Plan> {
         None
     }
+    /// The criterion the requirement is judged by, when it differs from its `pass:` text (e.g.
+    /// a stated test adds `p_adjusted <= alpha`).
+    fn criterion(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A sample-size question a requirement raises: does `table` hold enough cases of `class` to

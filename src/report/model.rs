@@ -86,6 +86,9 @@ pub struct RequirementResult {
     /// The full citation of `clause`, when it names an entry of the spec's `references`.
     pub reference: Option<String>,
     pub check: String,
+    /// The pass criterion the requirement was judged by, as stated (plus a stated test's rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass: Option<String>,
     pub status: Status,
     pub method: String,
     pub measurements: Vec<Measurement>,

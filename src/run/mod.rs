@@ -136,6 +136,7 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
                 clause: r.clause.clone(),
                 reference: r.reference.clone(),
                 check: r.check.to_string(),
+                pass: r.run.criterion().or_else(|| r.pass.clone()),
                 status: ev.status,
                 method: ev.method,
                 measurements: ev.measurements,

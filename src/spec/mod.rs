@@ -220,6 +220,8 @@ pub struct Requirement {
     /// The full citation when `clause` names a `references` entry.
     pub reference: Option<String>,
     pub check: &'static str,
+    /// The pass criterion as written in the spec (`pass:`), when the requirement has one.
+    pub pass: Option<String>,
     pub run: Box<dyn Check>,
 }
 
@@ -708,6 +710,7 @@ fn requirement(
         clause,
         reference,
         check: kind.name,
+        pass: r.get("pass").and_then(Node::as_str).map(str::to_string),
         run,
     })
 }

@@ -428,6 +428,10 @@ impl Check for Classification {
         })
     }
 
+    fn criterion(&self) -> Option<String> {
+        Some(self.pass_text.clone())
+    }
+
     fn uses(&self) -> Uses {
         let mut models = vec![self.model.clone()];
         if let Some(a) = self.test.as_ref().and_then(TestSpec::against) {
