@@ -83,3 +83,234 @@ fn masks_on_different_grids_are_never_scored_and_never_pass() {
         .any(|f| f == "grid-mismatch case c4"));
     assert_eq!(r["measurements"][0]["n"], 3);
 }
+
+mod structures {
+    //! `structure:` with label maps (NIfTI) against DICOM SEG segments numbered differently,
+    //! by hand; orientation and missing segments; spec diagnostics.
+
+    use super::*;
+    use attest::data::masks::Geometry;
+    use attest::synth::{write_label_nifti, write_seg, SegInstance, SegSegment};
+
+    /// The reference's lesion: two voxels in a corner, (0, 0, 4) and (0, 1, 4), outside both
+    /// blocks.
+    fn lesion() -> Vec<bool> {
+        (0..180)
+            .map(|i| i % 6 == 0 && (i / 6) % 6 <= 1 && i / 36 == 4)
+            .collect()
+    }
+
+    fn grid() -> Geometry {
+        Geometry {
+            origin: [-2.0, -2.0, -10.0],
+            ..Geometry::AXIAL
+        }
+    }
+
+    /// Reference label map: organ (1) the block at slices 1–2, lesion (2) the corner pair.
+    fn reference(dir: &std::path::Path, case: &str) {
+        let labels: Vec<u8> = block(1)
+            .iter()
+            .zip(lesion())
+            .map(|(&o, l)| if l { 2 } else { u8::from(o) })
+            .collect();
+        let p = dir.join(format!("{case}.nii.gz"));
+        write_label_nifti(&p, DIMS, SPACING, &grid(), &labels).unwrap();
+    }
+
+    /// Model SEG: segment 1 lesion, 2 organ (the block one slice off), on `geometry`.
+    fn model(
+        dir: &std::path::Path,
+        case: &str,
+        lesion: Vec<bool>,
+        numbers: &[u16],
+        geometry: Geometry,
+    ) {
+        let all = [(1, "lesion", lesion), (2, "organ", block(2))];
+        let segments = all
+            .into_iter()
+            .filter(|(n, ..)| numbers.contains(n))
+            .map(|(number, label, voxels)| SegSegment {
+                number,
+                label: label.to_string(),
+                category: attest::synth::ANATOMICAL_STRUCTURE,
+                kind: attest::synth::LIVER,
+                voxels,
+            })
+            .collect();
+        let inst = SegInstance::new(1, case, DIMS, SPACING, geometry, segments);
+        write_seg(&inst, &dir.join(format!("{case}.dcm"))).unwrap();
+    }
+
+    fn spec(requirement: &str) -> String {
+        format!(
+            "attest: 1\nid: s\nversion: '1'\ntitle: S\ndata:\n  reference: {{ masks: ref, structures: {{ organ: 1, lesion: 2 }} }}\n\
+             models:\n  seg: {{ masks: pred, structures: {{ lesion: 1, organ: 2 }} }}\n\
+             requirements:\n  - id: SEG\n    title: S\n    check: segmentation\n    model: seg\n    truth: reference\n{requirement}"
+        )
+    }
+
+    fn per_case(r: &Value) -> Vec<(String, Option<f64>)> {
+        r["measurements"][0]["per_case"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["case"].as_str().unwrap().to_string(), c["value"].as_f64()))
+            .collect()
+    }
+
+    #[test]
+    fn a_named_structure_maps_label_values_to_segment_numbers() {
+        let d = tempfile::tempdir().unwrap();
+        let (r, p) = (d.path().join("ref"), d.path().join("pred"));
+        // c1: lesion exact, organ one slice off; c2: the lesion missed (segment 1 empty).
+        for case in ["c1", "c2"] {
+            reference(&r, case);
+        }
+        model(&p, "c1", lesion(), &[1, 2], grid());
+        model(&p, "c2", vec![false; 180], &[1, 2], grid());
+        let run = |extra: &str| common::run_spec(d.path(), &spec(extra)).2;
+        // Lesion: c1 1, c2 0 (missed: a finding). Mean 0.5.
+        let q = run("    structure: lesion\n    metric: dice\n    pass: estimate >= 0.4\n");
+        assert_eq!(
+            per_case(&q),
+            [("c1".to_string(), Some(1.0)), ("c2".to_string(), Some(0.0))]
+        );
+        assert!((estimate(&q) - 0.5).abs() < 1e-12, "{q}");
+        assert_eq!(common::findings(&q), ["empty-structure case c2"]);
+        assert!(q["method"].as_str().unwrap().contains(
+            "structure `lesion` (reference label value or segment 2, model label value or segment 1)"
+        ));
+        // Organ: the block one slice off in both cases, 2·16/64 = 0.5.
+        let q = run("    structure: organ\n    metric: dice\n    pass: estimate >= 0.4\n");
+        assert_eq!(
+            per_case(&q),
+            [("c1".into(), Some(0.5)), ("c2".into(), Some(0.5))]
+        );
+        // No structure: any label against any segment. c1: 16 + 2 shared of 34 and 34 voxels,
+        // 36/68; c2: 16 shared of 34 and 32, 32/66.
+        let q = run("    metric: dice\n    pass: estimate >= 0.4\n");
+        let v = per_case(&q);
+        assert!((v[0].1.unwrap() - 36.0 / 68.0).abs() < 1e-12, "{q}");
+        assert!((v[1].1.unwrap() - 32.0 / 66.0).abs() < 1e-12, "{q}");
+        assert!((estimate(&q) - (36.0 / 68.0 + 32.0 / 66.0) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn orientation_and_missing_segments_are_findings_and_never_pass() {
+        let d = tempfile::tempdir().unwrap();
+        let (r, p) = (d.path().join("ref"), d.path().join("pred"));
+        for case in ["c1", "c3", "c4", "c5"] {
+            reference(&r, case);
+        }
+        model(&p, "c1", lesion(), &[1, 2], grid());
+        // c3: the model's SEG defines only segment 2 (organ).
+        model(&p, "c3", lesion(), &[2], grid());
+        // c4: the same slice positions, but the columns run right to left: the normal turns
+        // to −z, so the reader stacks the slices from the top (origin at z = 0).
+        let mut flipped = grid();
+        flipped.axes[0] = [-1.0, 0.0, 0.0];
+        model(&p, "c4", lesion(), &[1, 2], flipped);
+        // c5: the slices stacked towards the feet from the same first position: another
+        // region. The reader orders slices along the normal, so this is a different origin.
+        let mut feet = grid();
+        feet.axes[2] = [0.0, 0.0, -1.0];
+        model(&p, "c5", lesion(), &[1, 2], feet);
+        let (code, _, q) = common::run_spec(
+            d.path(),
+            &spec("    structure: lesion\n    metric: dice\n    pass: estimate >= 0.1\n"),
+        );
+        assert_eq!((code, q["status"].as_str()), (1, Some("inconclusive")));
+        assert_eq!(
+            per_case(&q),
+            [
+                ("c1".into(), Some(1.0)),
+                ("c3".into(), None),
+                ("c4".into(), None),
+                ("c5".into(), None)
+            ]
+        );
+        assert_eq!(q["measurements"][0]["n"], 1);
+        let f = &q["findings"];
+        let find = |code: &str| {
+            f.as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["code"] == code)
+                .unwrap_or_else(|| panic!("no {code} in {f}"))["message"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let missing = find("missing-segment");
+        assert!(
+            missing.contains("c3.dcm")
+                && missing.contains("segment 1 is not defined")
+                && missing.contains("[2]"),
+            "{missing}"
+        );
+        let mismatch: Vec<(String, String)> = f
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["code"] == "grid-mismatch")
+            .map(|x| {
+                (
+                    x["subject"].as_str().unwrap().into(),
+                    x["message"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        assert_eq!(mismatch.len(), 2, "{f}");
+        let (subject, m) = &mismatch[0];
+        assert_eq!(subject, "case c4");
+        assert!(
+            m.contains("different orientation: origin (-2.0000, -2.0000, -10.0000) mm, axes (1.0000, 0.0000, 0.0000) (0.0000, 1.0000, 0.0000) (0.0000, 0.0000, 1.0000) (LPS) and origin (-2.0000, -2.0000, 0.0000) mm, axes (-1.0000, 0.0000, 0.0000) (0.0000, 1.0000, 0.0000) (0.0000, 0.0000, -1.0000) (LPS)"),
+            "{m}"
+        );
+        let (subject, m) = &mismatch[1];
+        assert_eq!(subject, "case c5");
+        assert!(
+            m.contains("different origin") && m.contains("(-2.0000, -2.0000, -20.0000)"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn unknown_structures_are_spec_errors_with_positions() {
+        let d = tempfile::tempdir().unwrap();
+        for sub in ["ref", "pred"] {
+            std::fs::create_dir_all(d.path().join(sub)).unwrap();
+        }
+        std::fs::write(d.path().join("cases.csv"), "case_id\nc1\n").unwrap();
+        let text = "attest: 1\nid: s\nversion: '1'\ntitle: S\ndata:\n  reference: { masks: ref, structures: { organ: 1, lesion: 2 } }\n  \
+             cases: { table: cases.csv, structures: { organ: 1 } }\n\
+             models:\n  seg: { masks: pred }\n\
+             requirements:\n  - id: SEG\n    title: S\n    check: segmentation\n    model: seg\n    truth: reference\n    structure: lesoin\n    metric: dice\n    pass: estimate >= 0.4\n";
+        std::fs::write(d.path().join("spec.yaml"), text).unwrap();
+        let out = assert_cmd::Command::cargo_bin("attest")
+            .unwrap()
+            .current_dir(d.path())
+            .args(["lint", "spec.yaml"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        // `structure: lesoin` is line 16, its value from column 16; `structures` of `cases`
+        // line 7, column 30.
+        let line = text.lines().position(|l| l.contains("lesoin")).unwrap() + 1;
+        assert_eq!(line, 16);
+        for want in [
+            "error[unknown-structure]: `lesoin` is not a structure of mask folder `reference`",
+            "expected one of: `lesion`, `organ`",
+            "did you mean `lesion`?",
+            "error[unknown-structure]: `lesoin` is not a structure of model `seg`",
+            "`seg` declares no `structures:`",
+            "spec.yaml:16:16",
+            "error[unused-parameter]: `structures` applies to mask folders (`masks:`) only, not to `cases`",
+            "spec.yaml:7:30",
+        ] {
+            assert!(err.contains(want), "`{want}` missing in:\n{err}");
+        }
+    }
+}

@@ -119,6 +119,10 @@ pub struct Names {
     pub mask_models: Vec<String>,
     /// Reference mask folders.
     pub masks: Vec<String>,
+    /// The structures each reference mask folder names (`structures:`), by source name.
+    pub mask_structures: BTreeMap<String, Vec<String>>,
+    /// The structures each mask model names (`structures:`), by model name.
+    pub mask_model_structures: BTreeMap<String, Vec<String>>,
 }
 
 /// A configured check, ready to evaluate.

@@ -1,13 +1,14 @@
 //! `segmentation`: a model's masks against reference masks, case by case: Dice, IoU,
-//! Hausdorff, HD95, ASSD or NSD at a tolerance, the mean over cases with a bootstrap interval.
+//! Hausdorff, HD95, ASSD or NSD at a tolerance, the mean over cases with a bootstrap interval;
+//! one named structure (a label value or a segment) or any foreground.
 //!
 //! Documentation for users is in `segmentation.md`.
 
-use super::evidence::{percent, Evidence, Finding, Measurement, Severity, Status};
+use super::evidence::{percent, CaseValue, Evidence, Finding, Measurement, Severity, Status};
 use super::judge::{judge, pass_criterion};
 use super::params::{number, text};
 use super::{reference, Check, Context, DataSet, Names, Uses};
-use crate::data::masks::{read_mask, Mask, MaskSet};
+use crate::data::masks::{read_structure, Foreground, Mask, MaskError, MaskSet};
 use crate::spec::diag::Diagnostic;
 use crate::spec::expr::Expr;
 use crate::spec::schema::{Field, Ty};
@@ -27,6 +28,11 @@ pub const PARAMS: &[Field] = &[
         "a reference mask folder (`masks:`) in `data:`",
     ),
     Field::req("metric", Ty::Enum(METRICS), "the segmentation metric"),
+    Field::opt(
+        "structure",
+        Ty::Str,
+        "a structure named in both mask sources' `structures:`; default: any non-zero value or segment",
+    ),
     Field::opt(
         "tolerance_mm",
         Ty::Num { min: 0.0, max: 1e4 },
@@ -50,6 +56,8 @@ pub struct Segmentation {
     model: String,
     truth: String,
     metric: String,
+    /// The structure compared, if one is named.
+    structure: Option<String>,
     tolerance: f64,
     level: f64,
     resamples: usize,
@@ -78,6 +86,37 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
         "a mask folder (`masks:`) in `data:`",
         out,
     );
+    let structure = s("structure");
+    if let Some(st) = &structure {
+        let sides = [
+            ("mask folder", &truth, names.mask_structures.get(&truth)),
+            ("model", &model, names.mask_model_structures.get(&model)),
+        ];
+        for (what, name, known) in sides {
+            // An unknown source or model is reported above, once.
+            let Some(known) = known else { continue };
+            if known.contains(st) {
+                continue;
+            }
+            let pos = node
+                .get("structure")
+                .map_or(node.pos.clone(), |n| n.pos.clone());
+            let expected: Vec<&str> = known.iter().map(String::as_str).collect();
+            out.push(
+                Diagnostic::new(
+                    "unknown-structure",
+                    format!("`{st}` is not a structure of {what} `{name}`"),
+                    &pos,
+                )
+                .label(if expected.is_empty() {
+                    format!("`{name}` declares no `structures:`; add e.g. `structures: {{ {st}: 1 }}` there")
+                } else {
+                    format!("expected one of: {}", crate::spec::diag::one_of(&expected))
+                })
+                .did_you_mean(st, expected.iter().copied()),
+            );
+        }
+    }
     let metric = text(node, "metric", "dice");
     match (metric == "nsd", node.get("tolerance_mm")) {
         (true, None) => out.push(
@@ -103,6 +142,7 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
         model,
         truth,
         metric,
+        structure,
         tolerance: number(node, "tolerance_mm", 0.0),
         level,
         resamples,
@@ -125,7 +165,8 @@ impl Segmentation {
         matches!(self.metric.as_str(), "dice" | "iou" | "nsd")
     }
 
-    fn method(&self) -> String {
+    /// The method in words; `foreground` says which voxels are compared.
+    fn method(&self, foreground: &str) -> String {
         let what = match self.metric.as_str() {
             "dice" => "volumetric Dice, 2|A∩B|/(|A|+|B|); both empty 1".to_string(),
             "iou" => "intersection over union, |A∩B|/|A∪B|; both empty 1".to_string(),
@@ -135,16 +176,55 @@ impl Segmentation {
             _ => format!("normalized surface Dice at {} mm: the share of both surfaces' area within the tolerance of the other", self.tolerance),
         };
         format!(
-            "{what}, per case, with surfaces and surface areas as DeepMind surface-distance defines them (surfels between foreground and background, neighbour-code areas, exact Euclidean distance transform honouring the voxel spacing); a case without a predicted mask, or whose predicted or reference structure is empty while the other is not, scores the worst value ({}); the mean over cases with a {} percentile bootstrap over cases ({} resamples, seeded)",
+            "{what}, per case, {foreground}, with surfaces and surface areas as DeepMind surface-distance defines them (surfels between foreground and background, neighbour-code areas, exact Euclidean distance transform honouring the voxel spacing); masks compared voxel by voxel on the same grid (dimensions, spacing, orientation and origin), never resampled; a case without a predicted mask, or whose predicted or reference structure is empty while the other is not, scores the worst value ({}); the mean over cases with a {} percentile bootstrap over cases ({} resamples, seeded)",
             if self.higher_is_better() { "0".to_string() } else { "the grid's diagonal in mm".to_string() },
             percent(self.level),
             self.resamples
         )
     }
 
-    /// The metric for one pair of masks on one grid; the worst value for a missed or spurious
-    /// structure (an infinite distance).
+    /// Which voxels of each side are foreground, and that in words.
+    fn foreground(
+        &self,
+        truth: &MaskSet,
+        predicted: &MaskSet,
+    ) -> Result<(Foreground, Foreground, String), String> {
+        let Some(st) = &self.structure else {
+            return Ok((
+                Foreground::Any,
+                Foreground::Any,
+                "foreground any non-zero label value or any segment".to_string(),
+            ));
+        };
+        let value = |set: &MaskSet, side: &str| {
+            set.structures.get(st).copied().ok_or_else(|| {
+                format!(
+                    "the {side} `{}` does not name structure `{st}`",
+                    set.display
+                )
+            })
+        };
+        let (r, p) = (value(truth, "reference")?, value(predicted, "model")?);
+        Ok((
+            Foreground::Label(r),
+            Foreground::Label(p),
+            format!("structure `{st}` (reference label value or segment {r}, model label value or segment {p})"),
+        ))
+    }
+
+    /// The metric for one pair of masks on one grid, and whether exactly one of them is empty
+    /// (a missed or spurious structure: the worst value, 0 for the overlap metrics and the
+    /// grid's diagonal for the distances, which are infinite there).
     fn score(&self, reference: &Mask, predicted: &Mask) -> (f64, bool) {
+        let empty = |m: &Mask| !m.voxels.contains(&true);
+        if empty(reference) != empty(predicted) {
+            let worst = if self.higher_is_better() {
+                0.0
+            } else {
+                diagonal(reference)
+            };
+            return (worst, true);
+        }
         let tol = [self.tolerance];
         let m = surface_metrics(
             &reference.voxels,
@@ -161,11 +241,57 @@ impl Segmentation {
             "assd" => m.assd,
             _ => m.nsd[0],
         };
-        if v.is_infinite() {
-            (diagonal(reference), true)
+        (v, false)
+    }
+}
+
+/// Reads one side's mask of a case, a finding (and nothing) when it cannot be read.
+type ReadMask = dyn Fn(&std::path::Path, Foreground, &str, &mut Vec<Finding>) -> Option<Mask>;
+
+impl Segmentation {
+    /// One reference case's value: the worst without a prediction, none (a finding) when the
+    /// prediction cannot be read or lies on another grid.
+    fn case_value(
+        &self,
+        case: &str,
+        reference: &Mask,
+        pred_path: Option<&std::path::PathBuf>,
+        pred_fg: Foreground,
+        read: &ReadMask,
+        findings: &mut Vec<Finding>,
+    ) -> Option<f64> {
+        let worst = if self.higher_is_better() {
+            0.0
         } else {
-            (v, false)
+            diagonal(reference)
+        };
+        let Some(pred_path) = pred_path else {
+            findings.push(Finding::warning(
+                "missing-prediction",
+                format!("no predicted mask: scored the worst value ({worst})"),
+                format!("case {case}"),
+            ));
+            return Some(worst);
+        };
+        let pred = read(pred_path, pred_fg, case, findings)?;
+        if let Err(why) = reference.same_grid(&pred) {
+            findings.push(Finding::error(
+                "grid-mismatch",
+                format!("the reference and predicted masks differ: {why}; not scored"),
+                format!("case {case}"),
+            ));
+            return None;
         }
+        let (v, missed) = self.score(reference, &pred);
+        if missed {
+            findings.push(Finding::new(
+                "empty-structure",
+                Severity::Warning,
+                format!("one mask is empty and the other is not: scored the worst value ({v})"),
+                Some(format!("case {case}")),
+            ));
+        }
+        Some(v)
     }
 }
 
@@ -179,8 +305,11 @@ impl Check for Segmentation {
     }
 
     fn evaluate(&self, cx: &Context) -> Evidence {
-        let method = self.method();
-        let fail = |f: Vec<Finding>| Evidence::error(method.clone(), f);
+        let generic = self.method(&match &self.structure {
+            Some(st) => format!("structure `{st}`"),
+            None => "foreground any non-zero label value or any segment".to_string(),
+        });
+        let fail = |f: Vec<Finding>| Evidence::error(generic.clone(), f);
         let truth: &MaskSet = match cx.data.get(&self.truth) {
             Some(DataSet::Masks(m)) => match &m.value {
                 Some(v) => v,
@@ -207,6 +336,17 @@ impl Check for Segmentation {
                 )])
             }
         };
+        let (ref_fg, pred_fg, foreground) = match self.foreground(truth, predicted) {
+            Ok(f) => f,
+            Err(why) => {
+                return fail(vec![Finding::error(
+                    "unknown-structure",
+                    why,
+                    self.truth.clone(),
+                )])
+            }
+        };
+        let method = self.method(&foreground);
         let mut findings = Vec::new();
         let mut undecided = false;
         for case in predicted
@@ -220,68 +360,47 @@ impl Check for Segmentation {
                 format!("case {case}"),
             ));
         }
+        // A file that cannot be read, or lacks the segment asked for: a finding, not scored.
+        let read =
+            |path: &std::path::Path, fg: Foreground, case: &str, findings: &mut Vec<Finding>| {
+                match read_structure(path, fg) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        let code = match e {
+                            MaskError::MissingSegment { .. } => "missing-segment",
+                            MaskError::Unreadable(_) => "unreadable-mask",
+                        };
+                        findings.push(Finding::error(code, e.to_string(), format!("case {case}")));
+                        None
+                    }
+                }
+            };
         let mut scores: Vec<f64> = Vec::new();
+        let mut per_case: Vec<CaseValue> = Vec::new();
         for (case, ref_path) in &truth.files {
-            let reference = match read_mask(ref_path) {
-                Ok(m) => m,
-                Err(why) => {
-                    undecided = true;
-                    findings.push(Finding::error(
-                        "unreadable-mask",
-                        why,
-                        format!("case {case}"),
-                    ));
-                    continue;
-                }
-            };
-            let worst = if self.higher_is_better() {
-                0.0
-            } else {
-                diagonal(&reference)
-            };
-            let Some(pred_path) = predicted.files.get(case) else {
-                findings.push(Finding::warning(
-                    "missing-prediction",
-                    format!("no predicted mask: scored the worst value ({worst})"),
-                    format!("case {case}"),
-                ));
-                scores.push(worst);
-                continue;
-            };
-            let pred = match read_mask(pred_path) {
-                Ok(m) => m,
-                Err(why) => {
-                    undecided = true;
-                    findings.push(Finding::error(
-                        "unreadable-mask",
-                        why,
-                        format!("case {case}"),
-                    ));
-                    continue;
-                }
-            };
-            if let Err(why) = reference.same_grid(&pred) {
-                undecided = true;
-                findings.push(Finding::error(
-                    "grid-mismatch",
-                    format!("the predicted and reference masks differ: {why}; not scored"),
-                    format!("case {case}"),
-                ));
-                continue;
+            let mut value = None;
+            if let Some(reference) = read(ref_path, ref_fg, case, &mut findings) {
+                value = self.case_value(
+                    case,
+                    &reference,
+                    predicted.files.get(case),
+                    pred_fg,
+                    &read,
+                    &mut findings,
+                );
             }
-            let (v, missed) = self.score(&reference, &pred);
-            if missed {
-                findings.push(Finding::new(
-                    "empty-structure",
-                    Severity::Warning,
-                    format!("one mask is empty and the other is not: scored the worst value ({v})"),
-                    Some(format!("case {case}")),
-                ));
+            match value {
+                Some(v) => scores.push(v),
+                None => undecided = true,
             }
-            scores.push(v);
+            per_case.push(CaseValue {
+                case: case.clone(),
+                value,
+            });
         }
         let mut m = Measurement::new(&self.metric, None);
         m.n = scores.len() as u64;
+        m.per_case = Some(per_case);
         if !scores.is_empty() {
             m.estimate = Some(scores.iter().sum::<f64>() / scores.len() as f64);
             let boot = bootstrap_units(scores.len(), self.resamples, cx.seed, self.level, |w| {

@@ -349,9 +349,22 @@ fn nifti_geometry(h: &NiftiHeader) -> Result<Option<Geometry>, String> {
         (columns, [rows[0][3], rows[1][3], rows[2][3]], "sform")
     } else if h.qform_code > 0 {
         // NIfTI-1 header (nifti1.h, method 2): the rotation from the quaternion (b, c, d),
-        // a = sqrt(1 − b² − c² − d²), the third column times qfac = pixdim[0] (−1 or 1).
-        let [b, c, d] = [h.quatern_b, h.quatern_c, h.quatern_d].map(f64::from);
-        let a = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
+        // a = sqrt(1 − b² − c² − d²), the third column times qfac = pixdim[0] (−1 or 1). As
+        // nifti1_io's quatern_to_mat44 does, a² below 1e-7 means a = 0 with (b, c, d)
+        // renormalised: float32 storage of a 180° rotation leaves a² ≈ 6e-8, which would
+        // otherwise tilt the axes by 3e-4 (nibabel 5.4.2 also takes a = 0 below 3 float32
+        // epsilons, without renormalising).
+        let [mut b, mut c, mut d] = [h.quatern_b, h.quatern_c, h.quatern_d].map(f64::from);
+        let a2 = 1.0 - (b * b + c * c + d * d);
+        let a = if a2 < 1e-7 {
+            let n = (b * b + c * c + d * d).sqrt();
+            if n > 0.0 {
+                [b, c, d] = [b / n, c / n, d / n];
+            }
+            0.0
+        } else {
+            a2.sqrt()
+        };
         let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
         let r = [
             [

@@ -292,7 +292,7 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
             }
             Source::Reference { .. } => unreachable!("derived after loading, not a job"),
             Source::Labels { path, registry } => load_labels(&d.name, path, registry, &rel),
-            Source::Masks { path } => load_masks(&d.name, path, &rel, true),
+            Source::Masks { path, structures } => load_masks(&d.name, path, structures, &rel, true),
             Source::Lesions { path, excluded } => {
                 load_lesions(&d.name, path, excluded.as_deref(), &rel)
             }
@@ -330,7 +330,7 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
                 }
             }
         },
-        Job::Model(m) if m.masks => load_masks(&m.name, &m.predictions, &rel, false),
+        Job::Model(m) if m.masks => load_masks(&m.name, &m.predictions, &m.structures, &rel, false),
         Job::Model(m) if m.detections => {
             use crate::data::detections::{parse_points, Kind};
             let shown = rel(&m.predictions);
@@ -397,12 +397,21 @@ fn load(job: &Job, spec_dir: &Path, uses: &[crate::checks::Uses], opts: &RunOpti
     }
 }
 
-/// Lists a mask folder: one NIfTI file per case, each hashed; other files are findings.
-fn load_masks(name: &str, path: &Path, rel: &dyn Fn(&Path) -> String, reference: bool) -> Load {
+/// Lists a mask folder: one NIfTI or DICOM SEG file per case, each hashed; other files are
+/// findings, and so are two files for one case (`C1.nii.gz` and `C1.dcm`: the first in name
+/// order is used). The structures the spec names travel with the set.
+fn load_masks(
+    name: &str,
+    path: &Path,
+    structures: &std::collections::BTreeMap<String, u32>,
+    rel: &dyn Fn(&Path) -> String,
+    reference: bool,
+) -> Load {
     use crate::data::masks::{case_of, MaskSet};
     let shown = rel(path);
     let mut set = MaskSet {
         display: shown.clone(),
+        structures: structures.clone(),
         ..MaskSet::default()
     };
     let mut findings = Vec::new();
@@ -421,12 +430,20 @@ fn load_masks(name: &str, path: &Path, rel: &dyn Fn(&Path) -> String, reference:
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
         match case_of(&file) {
+            Some(case) if set.files.contains_key(case) => findings.push(Finding::warning(
+                "duplicate-mask",
+                format!(
+                    "`{file}` is a second mask for case `{case}`; `{}` is used",
+                    rel(&set.files[case])
+                ),
+                rel(&p),
+            )),
             Some(case) => {
                 set.files.insert(case.to_string(), p.clone());
             }
             None => findings.push(Finding::warning(
                 "not-a-mask",
-                format!("`{file}` is not a NIfTI mask (<case_id>.nii or .nii.gz); ignored"),
+                format!("`{file}` is not a mask (<case_id>.nii, .nii.gz or .dcm); ignored"),
                 rel(&p),
             )),
         }

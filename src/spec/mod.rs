@@ -9,7 +9,7 @@ pub mod expr;
 pub mod schema;
 pub mod yaml;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::checks::registry::{self, Kind};
@@ -47,7 +47,12 @@ const DATA_FIELDS: &[Field] = &[
     Field::opt(
         "masks",
         Ty::Path,
-        "folder of reference segmentation masks, one NIfTI file per case named <case_id>.nii[.gz]",
+        "folder of reference segmentation masks, one file per case: <case_id>.nii[.gz] (NIfTI) or <case_id>.dcm (DICOM SEG)",
+    ),
+    Field::opt(
+        "structures",
+        Ty::MapOf(&STRUCTURE_VALUE),
+        "with `masks`: structure name → label value (NIfTI) or segment number (DICOM SEG), for `structure:` of `segmentation`",
     ),
     Field::opt(
         "excluded",
@@ -89,6 +94,9 @@ const DATA_FIELDS: &[Field] = &[
     ),
 ];
 
+/// A structure's label value or segment number: 0 is background in both formats.
+const STRUCTURE_VALUE: Ty = Ty::Int { min: 1 };
+
 const MODEL_FIELDS: &[Field] = &[
     Field::opt(
         "predictions",
@@ -103,7 +111,12 @@ const MODEL_FIELDS: &[Field] = &[
     Field::opt(
         "masks",
         Ty::Path,
-        "folder of the model's segmentation masks, one NIfTI file per case named <case_id>.nii[.gz]",
+        "folder of the model's segmentation masks, one file per case: <case_id>.nii[.gz] (NIfTI) or <case_id>.dcm (DICOM SEG)",
+    ),
+    Field::opt(
+        "structures",
+        Ty::MapOf(&STRUCTURE_VALUE),
+        "with `masks`: structure name → label value (NIfTI) or segment number (DICOM SEG), for `structure:` of `segmentation`",
     ),
     Field::opt(
         "id_column",
@@ -177,9 +190,11 @@ pub enum Source {
         path: PathBuf,
         registry: PathBuf,
     },
-    /// A folder of reference masks, one NIfTI file per case.
+    /// A folder of reference masks, one NIfTI or DICOM SEG file per case, with the label
+    /// value or segment number of each named structure.
     Masks {
         path: PathBuf,
+        structures: BTreeMap<String, u32>,
     },
     /// Reference lesions (LUNA16), with the findings to ignore.
     Lesions {
@@ -208,6 +223,8 @@ pub struct ModelDecl {
     pub predictions: PathBuf,
     pub detections: bool,
     pub masks: bool,
+    /// With `masks`: structure name → label value (NIfTI) or segment number (DICOM SEG).
+    pub structures: BTreeMap<String, u32>,
     pub id_column: String,
     pub score_column: String,
 }
@@ -370,6 +387,20 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
             .filter(|d| matches!(d.source, Source::Lesions { .. }))
             .map(|d| d.name.clone())
             .collect(),
+        mask_structures: data
+            .iter()
+            .filter_map(|d| match &d.source {
+                Source::Masks { structures, .. } => {
+                    Some((d.name.clone(), structures.keys().cloned().collect()))
+                }
+                _ => None,
+            })
+            .collect(),
+        mask_model_structures: models
+            .iter()
+            .filter(|m| m.masks)
+            .map(|m| (m.name.clone(), m.structures.keys().cloned().collect()))
+            .collect(),
     };
 
     let mut requirements = Vec::new();
@@ -440,10 +471,15 @@ fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>
             .iter()
             .filter(|n| n.is_some())
             .count();
+        if mask_dir.is_none() {
+            structures(v, false, &k.name, out);
+        }
         let source = match (dicom, table, labels, reference) {
             _ if kinds == 1 && mask_dir.is_some() => {
-                existing(mask_dir.expect("checked"), dir, true, out)
-                    .map(|path| Source::Masks { path })
+                existing(mask_dir.expect("checked"), dir, true, out).map(|path| Source::Masks {
+                    path,
+                    structures: structures(v, true, &k.name, out),
+                })
             }
             _ if kinds == 1 && lesions.is_some() => {
                 let excluded = v.get("excluded").and_then(|e| existing(e, dir, false, out));
@@ -543,6 +579,9 @@ fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>
                 continue;
             }
         };
+        if !masks {
+            structures(v, false, &k.name, out);
+        }
         if let Some(path) = existing(p, dir, masks, out) {
             let col = |key: &str, default: &str| {
                 v.get(key)
@@ -555,12 +594,61 @@ fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>
                 predictions: path,
                 detections,
                 masks,
+                structures: structures(v, masks, &k.name, out),
                 id_column: col("id_column", "case_id"),
                 score_column: col("score_column", "score"),
             });
         }
     }
     (data, models)
+}
+
+/// The `structures:` map of a mask source or model (`masks` says whether it is one): names to
+/// label values or segment numbers. The schema has checked the type and the minimum; this
+/// reports a map on anything else, and values beyond the 32-bit range labels have.
+fn structures(
+    v: &Node,
+    masks: bool,
+    name: &str,
+    out: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, u32> {
+    let Some(node) = v.get("structures") else {
+        return BTreeMap::new();
+    };
+    if !masks {
+        out.push(
+            Diagnostic::new(
+                "unused-parameter",
+                format!("`structures` applies to mask folders (`masks:`) only, not to `{name}`"),
+                &v.key("structures")
+                    .map_or(node.pos.clone(), |k| k.pos.clone()),
+            )
+            .label("remove this, or make this a `masks:` source"),
+        );
+        return BTreeMap::new();
+    }
+    let mut map = BTreeMap::new();
+    for (key, value) in node.as_map().unwrap_or(&[]) {
+        let Some(x) = value.as_f64() else { continue };
+        match u32::try_from(x as i64) {
+            Ok(n) if n >= 1 && x.fract() == 0.0 => {
+                map.insert(key.name.clone(), n);
+            }
+            _ if x < 1.0 || x.fract() != 0.0 => {} // reported by the schema
+            _ => out.push(
+                Diagnostic::new(
+                    "out-of-range",
+                    format!(
+                        "structure `{}`: {x} is beyond the largest label value",
+                        key.name
+                    ),
+                    &value.pos,
+                )
+                .label(format!("at most {}", u32::MAX)),
+            ),
+        }
+    }
+    map
 }
 
 /// A `reference:` source: the label set it derives from is checked once all sources are read.

@@ -5,7 +5,9 @@
 //! [`synthetic_uid`], everything else through one ChaCha8 stream per dataset, so the same seed
 //! writes byte-identical files on any machine (no clock, no hash-map order, no thread count).
 //! Tests build fixtures with [`CtInstance`] (one field changed from the default) and write them
-//! with [`write_ct`]; `examples/gen_testdata.rs` calls [`write_demo`] and [`write_bulk`].
+//! with [`write_ct`]; `examples/gen_testdata.rs` calls [`write_demo`], [`write_bulk`],
+//! [`write_detection`] and [`write_segmentation`]. Masks are written as NIfTI
+//! ([`write_mask`], [`write_label_nifti`]) and as DICOM Segmentations ([`SegInstance`]).
 
 mod annotation;
 mod broken;
@@ -17,6 +19,7 @@ mod demo;
 mod detection;
 mod nifti;
 mod seg;
+mod segmentation;
 mod uid;
 
 use std::path::PathBuf;
@@ -37,6 +40,10 @@ pub use nifti::write_mask;
 pub use seg::{
     ds16, write_seg, Code, SegInstance, SegSegment, ALTERED_STRUCTURE, ANATOMICAL_STRUCTURE,
     LESION, LIVER,
+};
+pub use segmentation::{
+    write_label_nifti, write_segmentation, SegmentationSummary, SEGMENTATION_CASES,
+    SEGMENTATION_DIMS, SEGMENTATION_SPACING,
 };
 pub use uid::{synthetic_uid, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, UID_ROOT};
 
