@@ -5,6 +5,7 @@
 //! cargo run --release --example gen_testdata -- bulk DIR --count 20000 [--seed N]
 //! cargo run --release --example gen_testdata -- conformance DIR
 //! cargo run --release --example gen_testdata -- detection testdata/detection [--seed N]
+//! cargo run --release --example gen_testdata -- segmentation testdata/segmentation [--seed N]
 //! ```
 //!
 //! `demo` writes the demo dataset (replacing a previous demo output in DIR); `bulk` writes COUNT
@@ -16,13 +17,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use attest::synth::{
-    write_bulk, write_conformance_fixtures, write_demo, write_detection, DEMO_SEED,
+    write_bulk, write_conformance_fixtures, write_demo, write_detection, write_segmentation,
+    DEMO_SEED,
 };
 
 const USAGE: &str = "usage: gen_testdata demo DIR [--seed N]\n       \
                      gen_testdata bulk DIR --count N [--seed N] [--deidentified]\n       \
                      gen_testdata conformance DIR\n       \
-                     gen_testdata detection DIR [--seed N]";
+                     gen_testdata detection DIR [--seed N]\n       \
+                     gen_testdata segmentation DIR [--seed N]";
 
 enum Command {
     Demo {
@@ -36,6 +39,10 @@ enum Command {
         deidentified: bool,
     },
     Detection {
+        dir: PathBuf,
+        seed: u64,
+    },
+    Segmentation {
         dir: PathBuf,
         seed: u64,
     },
@@ -93,10 +100,17 @@ fn parse(args: &[String]) -> Result<Command, String> {
             dir: PathBuf::from(dir),
             seed,
         }),
+        [mode, dir] if mode == "segmentation" => Ok(Command::Segmentation {
+            dir: PathBuf::from(dir),
+            seed,
+        }),
         [mode, dir] if mode == "conformance" => Ok(Command::Conformance {
             dir: PathBuf::from(dir),
         }),
-        _ => Err("expected a mode (demo, bulk, conformance or detection) and a folder".to_string()),
+        _ => Err(
+            "expected a mode (demo, bulk, conformance, detection or segmentation) and a folder"
+                .to_string(),
+        ),
     }
 }
 
@@ -114,6 +128,16 @@ fn run(command: Command) -> Result<(), Box<dyn Error>> {
                 s.scans,
                 s.nodules,
                 s.candidates
+            );
+        }
+        Command::Segmentation { dir, seed } => {
+            let s = write_segmentation(&dir, seed)?;
+            println!(
+                "wrote {}: {} cases ({} with a lesion), {} bytes (seed {seed})",
+                dir.display(),
+                s.cases,
+                s.lesions,
+                s.bytes
             );
         }
         Command::Conformance { dir } => {

@@ -314,3 +314,102 @@ mod structures {
         }
     }
 }
+
+#[test]
+fn the_segmentation_example_runs_on_its_committed_data() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let data = root.join("testdata/segmentation");
+    // The committed data are what the generator writes, byte for byte.
+    let fresh = tempfile::tempdir().unwrap();
+    let s = attest::synth::write_segmentation(fresh.path(), attest::synth::DEMO_SEED).unwrap();
+    assert_eq!((s.cases, s.lesions), (12, 9));
+    let mut files = vec!["ERRORS.md".to_string()];
+    for c in 1..=12 {
+        files.push(format!("reference/S{c:02}.nii.gz"));
+        files.push(format!("model/S{c:02}.dcm"));
+    }
+    let mut total = 0;
+    for f in &files {
+        let committed = std::fs::read(data.join(f)).unwrap();
+        total += committed.len();
+        assert_eq!(
+            std::fs::read(fresh.path().join(f)).unwrap(),
+            committed,
+            "{f}: regenerate with gen_testdata segmentation testdata/segmentation"
+        );
+    }
+    assert!(total < 1_000_000, "{total} bytes");
+
+    let out = tempfile::tempdir().unwrap();
+    let run = assert_cmd::Command::cargo_bin("attest")
+        .unwrap()
+        .env("ATTEST_PSEUDONYM_KEY", common::KEY)
+        .current_dir(root)
+        .args(["run", "specs/segmentation.yaml", "--quiet", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
+    let reqs = r["requirements"].as_array().unwrap();
+    let status: Vec<(&str, &str)> = reqs
+        .iter()
+        .map(|q| (q["id"].as_str().unwrap(), q["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("SEG-LIVER-DICE", "pass"),
+            ("SEG-LIVER-HD95", "pass"),
+            ("SEG-LIVER-NSD", "pass"),
+            ("SEG-LESION-DICE", "fail"),
+            ("SEG-LESION-NSD", "fail"),
+        ]
+    );
+    // Every per-case value against tests/fixtures/seg/example_metrics.csv: the same masks
+    // read with nibabel 5.4.2 and highdicom 0.28.2, Dice with numpy, HD95 and NSD with
+    // DeepMind surface-distance 0.1 (example_metrics.py there).
+    let csv = std::fs::read_to_string(root.join("tests/fixtures/seg/example_metrics.csv")).unwrap();
+    let expected: std::collections::BTreeMap<(String, String, String), f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                (f[0].into(), f[1].into(), f[2].into()),
+                f[3].parse().unwrap(),
+            )
+        })
+        .collect();
+    let mut compared = 0;
+    for (q, (structure, metric)) in reqs.iter().zip([
+        ("liver", "dice"),
+        ("liver", "hausdorff95"),
+        ("liver", "nsd"),
+        ("lesion", "dice"),
+        ("lesion", "nsd"),
+    ]) {
+        let m = &q["measurements"][0];
+        let cases = m["per_case"].as_array().unwrap();
+        assert_eq!(cases.len(), 12);
+        let mut sum = 0.0;
+        for c in cases {
+            let key = (
+                c["case"].as_str().unwrap().to_string(),
+                structure.to_string(),
+                metric.to_string(),
+            );
+            let (got, want) = (c["value"].as_f64().unwrap(), expected[&key]);
+            assert!(
+                (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                "{key:?}: {got} vs {want}"
+            );
+            sum += got;
+            compared += 1;
+        }
+        assert!((m["estimate"].as_f64().unwrap() - sum / 12.0).abs() < 1e-12);
+    }
+    assert_eq!(compared, 60);
+}
