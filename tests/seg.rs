@@ -484,3 +484,35 @@ fn dciodvfy_reports_no_error_when_installed() {
     assert!(text.contains("Segmentation"), "{text}");
     assert!(!text.contains("Error"), "{text}");
 }
+
+/// The writer's object re-encoded in the other native transfer syntaxes reads back the same:
+/// Implicit VR Little Endian (Pixel Data then reads as OW, 16-bit words) and Deflated Explicit
+/// VR Little Endian.
+#[test]
+fn implicit_and_deflated_transfer_syntaxes_read_the_same() {
+    use dicom_dictionary_std::uids;
+    let dims = [7, 5, 4];
+    let segs = two_segments(dims);
+    let inst = SegInstance::new(4, "ts", dims, [0.8, 0.6, 2.5], oblique(), segs.clone());
+    let d = tempfile::tempdir().unwrap();
+    for ts in [
+        uids::IMPLICIT_VR_LITTLE_ENDIAN,
+        uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+    ] {
+        let obj = inst
+            .to_object()
+            .unwrap()
+            .into_inner()
+            .with_meta(dicom_object::FileMetaTableBuilder::new().transfer_syntax(ts))
+            .unwrap();
+        let p = d.path().join(format!("{ts}.dcm"));
+        let bytes = attest::synth::encode(&obj).unwrap();
+        assert!(String::from_utf8_lossy(&bytes[..400]).contains(ts));
+        std::fs::write(&p, &bytes).unwrap();
+        for s in &segs {
+            let m = read_structure(&p, Foreground::Label(u32::from(s.number)))
+                .unwrap_or_else(|e| panic!("{ts}: {e}"));
+            assert_eq!(m.voxels, s.voxels, "{ts}, segment {}", s.number);
+        }
+    }
+}

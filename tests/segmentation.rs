@@ -277,6 +277,30 @@ mod structures {
     }
 
     #[test]
+    fn other_files_and_second_masks_are_reported_with_the_requirement() {
+        let d = tempfile::tempdir().unwrap();
+        let (r, p) = (d.path().join("ref"), d.path().join("pred"));
+        reference(&r, "c1");
+        model(&p, "c1", lesion(), &[1, 2], grid());
+        // A NIfTI for the same case (listed after `c1.dcm`: ignored) and a stray file.
+        // Empty: were it read, the lesion would score 0.
+        write_label_nifti(&p.join("c1.nii.gz"), DIMS, SPACING, &grid(), &[0; 180]).unwrap();
+        std::fs::write(p.join("notes.txt"), "model run 3\n").unwrap();
+        let (_, _, q) = common::run_spec(
+            d.path(),
+            &spec("    structure: lesion\n    metric: dice\n    pass: estimate >= 0.4\n"),
+        );
+        let mut f = common::findings(&q);
+        f.sort();
+        assert_eq!(
+            f,
+            ["duplicate-mask pred/c1.nii.gz", "not-a-mask pred/notes.txt"]
+        );
+        // The SEG was used: its lesion is exact.
+        assert_eq!(per_case(&q), [("c1".into(), Some(1.0))]);
+    }
+
+    #[test]
     fn unknown_structures_are_spec_errors_with_positions() {
         let d = tempfile::tempdir().unwrap();
         for sub in ["ref", "pred"] {

@@ -310,9 +310,15 @@ impl Check for Segmentation {
             None => "foreground any non-zero label value or any segment".to_string(),
         });
         let fail = |f: Vec<Finding>| Evidence::error(generic.clone(), f);
+        // What listing each folder found (files that are not masks, a second file for a
+        // case) is reported with the requirement.
+        let mut listed = Vec::new();
         let truth: &MaskSet = match cx.data.get(&self.truth) {
             Some(DataSet::Masks(m)) => match &m.value {
-                Some(v) => v,
+                Some(v) => {
+                    listed.extend(m.findings.iter().cloned());
+                    v
+                }
                 None => return fail(m.findings.clone()),
             },
             _ => {
@@ -325,7 +331,10 @@ impl Check for Segmentation {
         };
         let predicted: &MaskSet = match cx.masks.get(&self.model) {
             Some(m) => match &m.value {
-                Some(v) => v,
+                Some(v) => {
+                    listed.extend(m.findings.iter().cloned());
+                    v
+                }
                 None => return fail(m.findings.clone()),
             },
             None => {
@@ -347,7 +356,7 @@ impl Check for Segmentation {
             }
         };
         let method = self.method(&foreground);
-        let mut findings = Vec::new();
+        let mut findings = listed;
         let mut undecided = false;
         for case in predicted
             .files
