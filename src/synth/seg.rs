@@ -12,8 +12,8 @@
 //!
 //! There are no source images: the object is not derived from stored instances, so the
 //! Common Instance Reference, DerivationImageSequence and ReferencedSeriesSequence are left
-//! out. `dciodvfy` (dicom3tools) reports no error on the output (checked in the tests when it
-//! is installed); its remaining warnings are listed in `tests/fixtures/seg/README.md`.
+//! out. `dciodvfy` (dicom3tools) reports neither an error nor a warning on the output
+//! (`tests/seg.rs` checks for errors when it is installed).
 
 use std::path::Path;
 
