@@ -42,6 +42,13 @@
 //! DeepMind's order (surfels sorted by distance, then area), so values match the package to
 //! the last bit in the peer tests. Work runs on rayon's pool; every result is independent of
 //! the number of threads.
+//!
+//! # Cost
+//! Distances are needed at the other mask's surfels only, a few per cent of the corner grid
+//! for any real surface. The transform therefore runs one x plane at a time in scratch space
+//! that stays in cache, and its last pass only on the z columns that hold a surfel and only
+//! at them (`edt_sq_at`); the envelopes it builds are those of the whole-grid transform, so
+//! the values are the same to the last bit (a test compares the two).
 
 use rayon::prelude::*;
 
@@ -403,16 +410,17 @@ pub fn surfels(mask: &[bool], dims: [usize; 3], spacing: [f64; 3]) -> Vec<Surfel
         return Vec::new();
     };
     let table = surfel_area_table(spacing);
-    let codes = corner_codes(mask, dims, &crop);
+    let (corners, codes) = surface_corners(mask, dims, &crop);
     let [cx, cy, _] = crop.corners;
-    border_corners(&codes)
+    corners
         .into_iter()
-        .map(|c| {
+        .zip(codes)
+        .map(|(c, code)| {
             let (i, j, k) = (c % cx, (c / cx) % cy, c / (cx * cy));
             Surfel {
                 corner: [crop.lo[0] + i, crop.lo[1] + j, crop.lo[2] + k],
-                code: codes[c],
-                area_mm2: table[usize::from(codes[c])],
+                code,
+                area_mm2: table[usize::from(code)],
             }
         })
         .collect()
@@ -440,9 +448,9 @@ pub struct SurfaceDistances {
 /// # Formula
 /// For each surfel p of A (see [`surfels`]), d(p) = min over surfels q of B of ‖p − q‖ in mm,
 /// read from an exact Euclidean distance transform of B's surfel corners
-/// ([`distance_transform_sq`] on the corner grid, never a comparison of all pairs); and the
-/// same from B to A. Both transforms run on the corner grid of the two masks' joint bounding
-/// box, as DeepMind crops to it.
+/// ([`distance_transform_sq`] on the corner grid, never a comparison of all pairs), evaluated
+/// at A's surfels; and the same from B to A. Both transforms run on the corner grid of the two
+/// masks' joint bounding box, as DeepMind crops to it.
 ///
 /// # Edge cases
 /// Both masks empty: four empty lists. One empty: its lists are empty and every surfel of the
@@ -484,16 +492,12 @@ pub fn surface_distances(
         };
     };
     let table = surfel_area_table(spacing);
-    let (codes_a, codes_b) = rayon::join(
-        || corner_codes(a, dims, &crop),
-        || corner_codes(b, dims, &crop),
+    let ((sites_a, codes_a), (sites_b, codes_b)) = rayon::join(
+        || surface_corners(a, dims, &crop),
+        || surface_corners(b, dims, &crop),
     );
-    let (sites_a, sites_b) = rayon::join(|| border_corners(&codes_a), || border_corners(&codes_b));
-    // One direction at a time, in one distance map.
-    let mut dt = Vec::new();
-    let (ma, mb) = ((&sites_a[..], &codes_a[..]), (&sites_b[..], &codes_b[..]));
-    let (a_to_b, areas_a) = directed(ma, mb, &crop, spacing, &table, &mut dt);
-    let (b_to_a, areas_b) = directed(mb, ma, &crop, spacing, &table, &mut dt);
+    let (a_to_b, areas_a) = directed((&sites_a, &codes_a), &sites_b, &crop, spacing, &table);
+    let (b_to_a, areas_b) = directed((&sites_b, &codes_b), &sites_a, &crop, spacing, &table);
     SurfaceDistances {
         a_to_b,
         areas_a,
@@ -502,29 +506,38 @@ pub fn surface_distances(
     }
 }
 
-/// Distances from the surfels of one mask to those of the other, with the surfel areas, sorted
-/// by (distance, area). Each mask is given as (surfel corners, corner codes); `dt` is scratch
-/// space for the distance map.
+/// Distances from the surfels of one mask, given as (corners, codes), to the surfel corners
+/// `to` of the other, with the surfel areas, sorted by (distance, area).
 fn directed(
     (from, from_codes): (&[usize], &[u8]),
-    (to, to_codes): (&[usize], &[u8]),
+    to: &[usize],
     crop: &Crop,
     spacing: [f64; 3],
     table: &[f64; 256],
-    dt: &mut Vec<f64>,
 ) -> (Vec<f64>, Vec<f64>) {
-    let area = |c: usize| table[usize::from(from_codes[c])];
+    let area = |code: u8| table[usize::from(code)];
     // (distance, area) packed as one integer: both are non-negative (distances +0.0 or more,
     // +∞ included), so their bit patterns order as the numbers do.
     let key = |d: f64, w: f64| u128::from(d.to_bits()) << 64 | u128::from(w.to_bits());
     let mut keys: Vec<u128> = if to.is_empty() {
-        from.iter().map(|&c| key(f64::INFINITY, area(c))).collect()
+        from_codes
+            .iter()
+            .map(|&c| key(f64::INFINITY, area(c)))
+            .collect()
     } else if from.is_empty() {
         Vec::new()
     } else {
-        edt_sq_into(crop.corners, spacing, |c| is_border(to_codes[c]), dt);
-        from.par_iter()
-            .map(|&c| key(dt[c].sqrt(), area(c)))
+        // Distances are needed at the surfels of `from` only (see DENSE).
+        let d2 = if from.len() * DENSE < crop.corners.iter().product() {
+            edt_sq_at(crop.corners, spacing, to, from)
+        } else {
+            let all = edt_sq(crop.corners, spacing, to);
+            from.par_iter().map(|&c| all[c]).collect()
+        };
+        from_codes
+            .par_iter()
+            .zip(d2)
+            .map(|(&c, d2)| key(d2.sqrt(), area(c)))
             .collect()
     };
     // DeepMind sorts the (distance, area) tuples; sums below follow that order.
@@ -930,11 +943,13 @@ pub struct SurfaceMetrics {
 /// [`average_surface_distance`], [`assd`] and [`nsd`] per tolerance from it; all DeepMind
 /// surface-distance definitions ([`DEFINITION`]).
 ///
-/// Time and memory grow with the joint bounding box (two distance transforms over its corner
-/// grid, one f64 per corner) and with the number of surfels (sorted once). Measured in a
-/// release build on two cores: 256³ masks holding balls of radius 110 and 104 voxels (2·10⁵
-/// surfels a side) 0.34 s; balls of radius 30, 0.025 s; 256³ of salt-and-pepper noise (every
-/// corner a surfel, 1.6·10⁷ a side) 1.9 s (`bench/surface/run.sh` compares with surface-distance).
+/// Time grows with the joint bounding box (two distance transforms over its corner grid) and
+/// with the number of surfels (sorted once); memory with the number of surfels and a few
+/// planes of the corner grid per thread, or one f64 per corner where surfels fill the grid
+/// (noise). Measured in a release build on two cores: 256³ masks holding balls of radius 110
+/// and 104 voxels (2·10⁵ surfels a side) 0.20 s, peak memory 62 MB with the masks; balls of
+/// radius 30, 0.009 s; 256³ of salt-and-pepper noise (every corner a surfel, 1.6·10⁷ a side)
+/// 1.5 s (`bench/surface/run.sh` compares with surface-distance and MONAI).
 ///
 /// # Edge cases
 /// Both masks empty: Dice 1, NSD 1, every distance 0. One empty: Dice 0, NSD 0, HD, HD95 and
@@ -1031,7 +1046,8 @@ pub fn surface_metrics(
 /// ```
 pub fn distance_transform_sq(set: &[bool], dims: [usize; 3], spacing: [f64; 3]) -> Vec<f64> {
     check_grid(set.len(), dims, spacing);
-    edt_sq(dims, spacing, |i| set[i])
+    let sites: Vec<usize> = (0..set.len()).filter(|&i| set[i]).collect();
+    edt_sq(dims, spacing, &sites)
 }
 
 /// Euclidean distances in mm from every voxel to the nearest voxel of `set`: the square root
@@ -1110,8 +1126,8 @@ fn bounding_box(a: &[bool], b: &[bool], dims: [usize; 3]) -> Option<Crop> {
         .with_min_len(64)
         .map(|row| -> Bounds {
             let (ra, rb) = (&a[row * nx..][..nx], &b[row * nx..][..nx]);
-            let first = [ra.iter().position(|&v| v), rb.iter().position(|&v| v)];
-            let last = [ra.iter().rposition(|&v| v), rb.iter().rposition(|&v| v)];
+            let first = [first_true(ra), first_true(rb)];
+            let last = [last_true(ra), last_true(rb)];
             let lo = first.into_iter().flatten().min()?;
             let hi = last.into_iter().flatten().max()?;
             let (y, z) = (row % ny, row / ny);
@@ -1127,12 +1143,34 @@ fn bounding_box(a: &[bool], b: &[bool], dims: [usize; 3]) -> Option<Crop> {
     })
 }
 
-/// The neighbour code of every corner of the crop (flat, i fastest).
-fn corner_codes(mask: &[bool], dims: [usize; 3], crop: &Crop) -> Vec<u8> {
+/// Runs of voxels tested together by [`first_true`] and [`last_true`]: whole runs of
+/// background, most of a grid, are passed over without a branch per voxel.
+const RUN: usize = 32;
+
+/// The index of the first `true`.
+fn first_true(v: &[bool]) -> Option<usize> {
+    let run = v
+        .chunks(RUN)
+        .position(|c| c.iter().fold(false, |any, &x| any | x))?;
+    Some(run * RUN + v[run * RUN..].iter().position(|&x| x)?)
+}
+
+/// The index of the last `true`.
+fn last_true(v: &[bool]) -> Option<usize> {
+    let n = v
+        .chunks(RUN)
+        .rposition(|c| c.iter().fold(false, |any, &x| any | x))?;
+    let run = &v[n * RUN..(n * RUN + RUN).min(v.len())];
+    Some(n * RUN + run.iter().rposition(|&x| x)?)
+}
+
+/// The surfels of a mask within the crop: their corners as flat indices of the crop's corner
+/// grid (ascending, i fastest) and their neighbour codes. One task per corner slice k, its codes
+/// in a scratch buffer, never the whole grid's.
+fn surface_corners(mask: &[bool], dims: [usize; 3], crop: &Crop) -> (Vec<usize>, Vec<u8>) {
     let [nx, ny, _] = dims;
     let [ex, ey, ez] = crop.extent;
-    let [cx, cy, _] = crop.corners;
-    let mut codes = vec![0u8; crop.corners.iter().product()];
+    let [cx, cy, cz] = crop.corners;
     // The foreground row of local voxel row (j, k) within the crop, if inside it.
     let row = move |j: usize, k: usize| -> Option<&[bool]> {
         (j < ey && k < ez).then(|| {
@@ -1140,125 +1178,86 @@ fn corner_codes(mask: &[bool], dims: [usize; 3], crop: &Crop) -> Vec<u8> {
             &mask[start..start + ex]
         })
     };
-    codes.par_chunks_mut(cx * cy).enumerate().for_each_init(
-        || vec![0u8; ex],
-        |q, (k, slice)| {
-            for (j, out) in slice.chunks_mut(cx).enumerate() {
-                // Corner (i, j, k) sees voxels (i−1+a, j−1+b, k−1+c) and bit 7 − (4a+2b+c):
-                // q(x) packs voxel column x's four voxels (b, c) as bits 3 − (2b + c), and
-                // the code is q(i − 1) << 4 | q(i). Local voxel −1 or ≥ extent is outside.
-                q.fill(0);
-                let rows = [
-                    (j.wrapping_sub(1), k.wrapping_sub(1), 3),
-                    (j.wrapping_sub(1), k, 2),
-                    (j, k.wrapping_sub(1), 1),
-                    (j, k, 0),
-                ];
-                for (jj, kk, bit) in rows {
-                    if let Some(r) = row(jj, kk) {
-                        for (qx, &v) in q.iter_mut().zip(r) {
-                            *qx |= u8::from(v) << bit;
+    let slices: Vec<(Vec<usize>, Vec<u8>)> = (0..cz)
+        .into_par_iter()
+        .map_init(
+            || (vec![0u8; ex], vec![0u8; cx * cy]),
+            |(q, codes), k| {
+                for (j, out) in codes.chunks_mut(cx).enumerate() {
+                    // Corner (i, j, k) sees voxels (i−1+a, j−1+b, k−1+c) and bit 7 − (4a+2b+c):
+                    // q(x) packs voxel column x's four voxels (b, c) as bits 3 − (2b + c), and
+                    // the code is q(i − 1) << 4 | q(i). Local voxel −1 or ≥ extent is outside.
+                    q.fill(0);
+                    let rows = [
+                        (j.wrapping_sub(1), k.wrapping_sub(1), 3),
+                        (j.wrapping_sub(1), k, 2),
+                        (j, k.wrapping_sub(1), 1),
+                        (j, k, 0),
+                    ];
+                    for (jj, kk, bit) in rows {
+                        if let Some(r) = row(jj, kk) {
+                            for (qx, &v) in q.iter_mut().zip(r) {
+                                *qx |= u8::from(v) << bit;
+                            }
+                        }
+                    }
+                    out[0] = q[0];
+                    for (o, (&before, &at)) in out[1..ex].iter_mut().zip(q.iter().zip(&q[1..])) {
+                        *o = before << 4 | at;
+                    }
+                    out[ex] = q[ex - 1] << 4;
+                }
+                let base = k * cx * cy;
+                let (mut corners, mut found) = (Vec::new(), Vec::new());
+                for (w, word) in codes.chunks(8).enumerate() {
+                    // Most corners are outside (0) or inside (255) the mask: skip them eight at
+                    // a time.
+                    if let Ok(bytes) = <[u8; 8]>::try_from(word) {
+                        let v = u64::from_ne_bytes(bytes);
+                        if v == 0 || v == u64::MAX {
+                            continue;
+                        }
+                    }
+                    for (i, &c) in word.iter().enumerate() {
+                        if is_border(c) {
+                            corners.push(base + 8 * w + i);
+                            found.push(c);
                         }
                     }
                 }
-                let mut prev = 0u8;
-                for (i, o) in out.iter_mut().enumerate() {
-                    let cur = if i < ex { q[i] } else { 0 };
-                    *o = prev << 4 | cur;
-                    prev = cur;
-                }
-            }
-        },
-    );
-    codes
+                (corners, found)
+            },
+        )
+        .collect();
+    let total = slices.iter().map(|(c, _)| c.len()).sum();
+    let (mut corners, mut codes) = (Vec::with_capacity(total), Vec::with_capacity(total));
+    for (c, f) in slices {
+        corners.extend(c);
+        codes.extend(f);
+    }
+    (corners, codes)
 }
 
 fn is_border(code: u8) -> bool {
     code != 0 && code != 255
 }
 
-/// Flat indices of the surfel corners, ascending.
-fn border_corners(codes: &[u8]) -> Vec<usize> {
-    const CHUNK: usize = 1 << 16;
-    codes
-        .par_chunks(CHUNK)
-        .enumerate()
-        .flat_map_iter(|(n, chunk)| {
-            chunk
-                .iter()
-                .enumerate()
-                .filter(|(_, &c)| is_border(c))
-                .map(move |(i, _)| n * CHUNK + i)
-        })
-        .collect()
-}
+/// Below one surfel in DENSE corners (every real surface), distances are computed at the
+/// surfels only ([`edt_sq_at`]); above (noise), over the whole grid ([`edt_sq`]), which is then
+/// cheaper than gathering the surfels' columns.
+const DENSE: usize = 16;
 
 /// Columns handled together in the y and z passes, so each cache line read is used whole.
 const BLOCK: usize = 16;
 
-/// Felzenszwalb–Huttenlocher squared distance transform of the sites `site(flat index)` on a
-/// grid of `dims` (x fastest).
-fn edt_sq(dims: [usize; 3], spacing: [f64; 3], site: impl Fn(usize) -> bool + Sync) -> Vec<f64> {
-    let mut f = Vec::new();
-    edt_sq_into(dims, spacing, site, &mut f);
-    f
-}
-
-/// [`edt_sq`] into `f`, reusing its allocation.
-fn edt_sq_into(
-    dims: [usize; 3],
-    spacing: [f64; 3],
-    site: impl Fn(usize) -> bool + Sync,
-    f: &mut Vec<f64>,
-) {
+/// Felzenszwalb–Huttenlocher squared distance transform of the `sites` (flat indices,
+/// ascending) on a grid of `dims` (x fastest), at every grid point.
+fn edt_sq(dims: [usize; 3], spacing: [f64; 3], sites: &[usize]) -> Vec<f64> {
     let [nx, ny, nz] = dims;
-    f.resize(nx * ny * nz, 0.0);
+    let mut f = edt_xy(dims, spacing, sites);
     if f.is_empty() {
-        return;
+        return f;
     }
-    // Pass 1, along x: distance to the nearest site of the row (two sweeps), as (Δx·sx)².
-    let sx = spacing[0];
-    f.par_chunks_mut(nx)
-        .enumerate()
-        .with_min_len(32)
-        .for_each(|(r, out)| {
-            let base = r * nx;
-            let mut last = None;
-            for (x, o) in out.iter_mut().enumerate() {
-                if site(base + x) {
-                    last = Some(x);
-                }
-                *o = last.map_or(f64::INFINITY, |p| (x - p) as f64);
-            }
-            let mut next = None;
-            for (x, o) in out.iter_mut().enumerate().rev() {
-                if *o == 0.0 {
-                    next = Some(x);
-                }
-                if let Some(q) = next {
-                    *o = o.min((q - x) as f64);
-                }
-                let t = *o * sx;
-                *o = t * t;
-            }
-        });
-    // Pass 2, along y, within each z slice.
-    let sy = spacing[1];
-    f.par_chunks_mut(nx * ny).for_each_init(
-        || Lines::new(ny),
-        |lines, slice| {
-            for x0 in (0..nx).step_by(BLOCK) {
-                let w = BLOCK.min(nx - x0);
-                for y in 0..ny {
-                    lines.load(y, &slice[y * nx + x0..][..w]);
-                }
-                lines.transform(w, sy);
-                for y in 0..ny {
-                    lines.store(y, &mut slice[y * nx + x0..][..w]);
-                }
-            }
-        },
-    );
     // Pass 3, along z: each task owns the rows of one y plane.
     let sz = spacing[2];
     let mut planes: Vec<Vec<&mut [f64]>> = (0..ny).map(|_| Vec::with_capacity(nz)).collect();
@@ -1273,13 +1272,239 @@ fn edt_sq_into(
                 for (z, row) in rows.iter().enumerate() {
                     lines.load(z, &row[x0..x0 + w]);
                 }
-                lines.transform(w, sz);
+                for k in 0..w {
+                    lines.transform(k, sz);
+                }
                 for (z, row) in rows.iter_mut().enumerate() {
                     lines.store(z, &mut row[x0..x0 + w]);
                 }
             }
         },
     );
+    f
+}
+
+/// The squared distance transform of the `sites` at the grid points `at` only, in that order
+/// (both flat indices, ascending).
+///
+/// The transform is separable: the distance along x (pass 1), then the lower envelope along y
+/// (pass 2), then along z (pass 3), each value formed as [`distance_transform_sq`] documents.
+/// The lines of passes 2 and 3 through one x plane use nothing from other planes, so the grid
+/// is done one x plane at a time in scratch space that stays in cache, never in a grid-sized
+/// array: pass 1 from each row's sites, pass 2 along every z line of the plane, pass 3 along
+/// the y columns that hold points of `at`. Pass 2 is evaluated only where pass 3 reads it and
+/// pass 3 only at the points; every envelope is still built from its whole line, in order, so
+/// each value equals the full transform's to the last bit.
+fn edt_sq_at(dims: [usize; 3], spacing: [f64; 3], sites: &[usize], at: &[usize]) -> Vec<f64> {
+    let [nx, ny, nz] = dims;
+    if at.is_empty() {
+        return Vec::new();
+    }
+    let ascending = |v: &[usize]| v.windows(2).all(|p| p[0] < p[1]);
+    debug_assert!(
+        ascending(sites) && ascending(at),
+        "sites and points must ascend"
+    );
+    // Each row r = y + ny·z holding sites, with its sites' x (ascending) in site_x[lo..hi].
+    let rows = ny * nz;
+    let site_x: Vec<usize> = sites.iter().map(|&s| s % nx).collect();
+    let mut busy: Vec<(usize, Sweep)> = Vec::new();
+    for (i, &s) in sites.iter().enumerate() {
+        match busy.last_mut() {
+            Some((r, sweep)) if *r == s / nx => sweep.hi = i + 1,
+            _ => busy.push((s / nx, Sweep::new(i, &site_x))),
+        }
+    }
+    // The points by column (x, y), x-major: column c = x·ny + y holds the points
+    // order[start[c]..start[c + 1]], z ascending (a counting sort is stable).
+    let column = |p: usize| (p % nx) * ny + (p / nx) % ny;
+    let mut start = vec![0usize; nx * ny + 1];
+    for &p in at {
+        start[column(p) + 1] += 1;
+    }
+    for c in 0..nx * ny {
+        start[c + 1] += start[c];
+    }
+    // Their z in order_z, for pass 3.
+    let (mut order, mut order_z) = (vec![0usize; at.len()], vec![0usize; at.len()]);
+    let mut next = start.clone();
+    for (i, &p) in at.iter().enumerate() {
+        let c = column(p);
+        (order[next[c]], order_z[next[c]]) = (i, p / (nx * ny));
+        next[c] += 1;
+    }
+    // Tasks take runs of x planes; a run's points are contiguous in column order.
+    let per = nx.div_ceil(16 * rayon::current_num_threads()).max(1);
+    let mut by_column = vec![0.0; at.len()];
+    let mut runs = Vec::new();
+    let mut rest = &mut by_column[..];
+    for x0 in (0..nx).step_by(per) {
+        let x1 = (x0 + per).min(nx);
+        let (run, tail) = rest.split_at_mut(start[x1 * ny] - start[x0 * ny]);
+        runs.push((x0..x1, run));
+        rest = tail;
+    }
+    let [sx, sy, sz] = spacing;
+    runs.into_par_iter().for_each(|(planes, out)| {
+        let offset = start[planes.start * ny];
+        let mut sweeps: Vec<Sweep> = busy.iter().map(|(_, sweep)| *sweep).collect();
+        // Pass 1's values on the plane, z lines of length ny; then pass 2's on the needed
+        // columns, each a line of length nz.
+        let mut plane = vec![f64::INFINITY; rows];
+        let mut columns = vec![0.0; rows];
+        let mut needed = Vec::with_capacity(ny);
+        let mut env = Vec::with_capacity(ny.max(nz));
+        for x in planes {
+            let first = x * ny;
+            if start[first] == start[first + ny] {
+                continue; // no point in this plane
+            }
+            // Pass 1: (Δx·sx)² to the nearest site of the row; a row without one stays +∞.
+            for ((r, _), sweep) in busy.iter().zip(&mut sweeps) {
+                let t = sweep.distance_at(x, &site_x) as f64 * sx;
+                plane[*r] = t * t;
+            }
+            needed.clear();
+            needed.extend((0..ny).filter(|&y| start[first + y] < start[first + y + 1]));
+            // Pass 2, along y, at the needed columns.
+            for (z, line) in plane.chunks_exact(ny).enumerate() {
+                let outs = columns[z..].iter_mut().step_by(nz);
+                transform_line(line, sy, &mut env, needed.iter().copied().zip(outs));
+            }
+            // Pass 3, along z, at the points.
+            for (line, &y) in columns.chunks_exact(nz).zip(&needed) {
+                let (s, e) = (start[first + y], start[first + y + 1]);
+                let zs = order_z[s..e].iter().copied();
+                transform_line(line, sz, &mut env, zs.zip(&mut out[s - offset..e - offset]));
+            }
+        }
+    });
+    let mut values = vec![0.0; at.len()];
+    for (&i, &v) in order.iter().zip(&by_column) {
+        values[i] = v;
+    }
+    values
+}
+
+/// The sites of one row, site_x[next..hi] at or after the current x, swept by increasing x.
+#[derive(Clone, Copy)]
+struct Sweep {
+    /// The x of the nearest site before the current x and of the nearest at or after it
+    /// (usize::MAX: none).
+    before: usize,
+    after: usize,
+    next: usize,
+    hi: usize,
+}
+
+impl Sweep {
+    /// A row whose first site is site_x[lo] (`hi` set as its sites are listed).
+    fn new(lo: usize, site_x: &[usize]) -> Self {
+        Sweep {
+            before: usize::MAX,
+            after: site_x[lo],
+            next: lo,
+            hi: lo + 1,
+        }
+    }
+
+    /// The distance in voxels from x to the nearest site of the row; x never decreases.
+    fn distance_at(&mut self, x: usize, site_x: &[usize]) -> usize {
+        while self.after < x {
+            self.before = self.after;
+            self.next += 1;
+            self.after = if self.next < self.hi {
+                site_x[self.next]
+            } else {
+                usize::MAX
+            };
+        }
+        match (self.before, self.after) {
+            (usize::MAX, after) => after - x,
+            (before, usize::MAX) => x - before,
+            (before, after) => (x - before).min(after - x),
+        }
+    }
+}
+
+/// Passes 1 and 2 of [`edt_sq`]: the squared distance to the nearest site of the same z
+/// slice, at every grid point. One task does a whole slice, pass 2 straight after pass 1 while
+/// the slice is still in cache.
+fn edt_xy(dims: [usize; 3], spacing: [f64; 3], sites: &[usize]) -> Vec<f64> {
+    let [nx, ny, nz] = dims;
+    // Zeroed pages come from the allocator untouched; pass 1 writes each value first.
+    let mut f = vec![0.0; nx * ny * nz];
+    if f.is_empty() {
+        return f;
+    }
+    debug_assert!(sites.windows(2).all(|p| p[0] < p[1]), "sites must ascend");
+    let [sx, sy, _] = spacing;
+    f.par_chunks_mut(nx * ny).enumerate().for_each_init(
+        || Lines::new(ny),
+        |lines, (z, slice)| {
+            let first = z * nx * ny;
+            let (lo, hi) = (
+                sites.partition_point(|&s| s < first),
+                sites.partition_point(|&s| s < first + nx * ny),
+            );
+            if lo == hi {
+                slice.fill(f64::INFINITY); // no site in the slice: +∞ throughout
+                return;
+            }
+            // Pass 1, along x: distance to the nearest site of the row, as (Δx·sx)², from the
+            // row's sites (a run of the ascending list).
+            let mut rest = &sites[lo..hi];
+            for (y, out) in slice.chunks_mut(nx).enumerate() {
+                let end = first + (y + 1) * nx;
+                let k = rest.partition_point(|&s| s < end);
+                let xs = rest[..k].iter().map(|&s| s - (end - nx));
+                rest = &rest[k..];
+                row_distances(xs, sx, out);
+            }
+            // Pass 2, along y.
+            for x0 in (0..nx).step_by(BLOCK) {
+                let w = BLOCK.min(nx - x0);
+                for y in 0..ny {
+                    lines.load(y, &slice[y * nx + x0..][..w]);
+                }
+                for k in 0..w {
+                    lines.transform(k, sy);
+                }
+                for y in 0..ny {
+                    lines.store(y, &mut slice[y * nx + x0..][..w]);
+                }
+            }
+        },
+    );
+    f
+}
+
+/// out(x) = (d·s)² with d the distance in voxels from x to the nearest of the sites `xs`
+/// (ascending); +∞ when there is none.
+fn row_distances(xs: impl Iterator<Item = usize>, s: f64, out: &mut [f64]) {
+    let sq = |d: usize| {
+        let t = d as f64 * s;
+        t * t
+    };
+    let mut x = 0;
+    let mut prev = None;
+    for site in xs {
+        for o in &mut out[x..=site] {
+            let d = prev.map_or(site - x, |p: usize| (x - p).min(site - x));
+            *o = sq(d);
+            x += 1;
+        }
+        prev = Some(site);
+    }
+    match prev {
+        Some(p) => {
+            for o in &mut out[x..] {
+                *o = sq(x - p);
+                x += 1;
+            }
+        }
+        None => out.fill(f64::INFINITY),
+    }
 }
 
 /// Scratch space for up to BLOCK adjacent lines of length n, each stored contiguously.
@@ -1287,8 +1512,6 @@ struct Lines {
     n: usize,
     input: Vec<f64>,
     output: Vec<f64>,
-    /// Whether line k has a finite value (a line without one stays +∞).
-    finite: [bool; BLOCK],
     env: Vec<Parabola>,
 }
 
@@ -1298,32 +1521,22 @@ impl Lines {
             n,
             input: vec![0.0; BLOCK * n],
             output: vec![0.0; BLOCK * n],
-            finite: [false; BLOCK],
             env: Vec::with_capacity(n),
         }
     }
 
-    /// Position t of the lines (t = 0 first: it resets the finiteness flags).
+    /// Position t of the lines.
     fn load(&mut self, t: usize, values: &[f64]) {
-        if t == 0 {
-            self.finite = [false; BLOCK];
-        }
         for (k, &v) in values.iter().enumerate() {
             self.input[k * self.n + t] = v;
-            self.finite[k] |= v != f64::INFINITY;
         }
     }
 
-    fn transform(&mut self, w: usize, s: f64) {
+    /// Line k's transform at every position, into the output.
+    fn transform(&mut self, k: usize, s: f64) {
         let n = self.n;
-        for k in 0..w {
-            let (input, output) = (&self.input[k * n..][..n], &mut self.output[k * n..][..n]);
-            if self.finite[k] {
-                envelope(input, output, s, &mut self.env);
-            } else {
-                output.fill(f64::INFINITY);
-            }
-        }
+        let out = self.output[k * n..][..n].iter_mut().enumerate();
+        transform_line(&self.input[k * n..][..n], s, &mut self.env, out);
     }
 
     fn store(&self, t: usize, values: &mut [f64]) {
@@ -1333,14 +1546,29 @@ impl Lines {
     }
 }
 
-/// out(q) = min_p ((q − p)·s)² + f(p) over the finite f(p): the lower envelope of parabolas
-/// (Felzenszwalb and Huttenlocher 2012, algorithm DT). At least one f(p) must be finite.
+/// out(q) = min_p ((q − p)·s)² + f(p) at the positions q given, ascending; +∞ throughout
+/// when no f(p) is finite. `env` is scratch space.
+fn transform_line<'a>(
+    f: &[f64],
+    s: f64,
+    env: &mut Vec<Parabola>,
+    at: impl Iterator<Item = (usize, &'a mut f64)>,
+) {
+    if lower_envelope(f, s, env) {
+        evaluate(f, s, env, at);
+    } else {
+        at.for_each(|(_, o)| *o = f64::INFINITY);
+    }
+}
+
+/// The lower envelope of the parabolas ((q − p)·s)² + f(p) over the finite f(p)
+/// (Felzenszwalb and Huttenlocher 2012, algorithm DT); false when no f(p) is finite.
 ///
 /// Parabola p is h(p) − 2w·p·q + w·q² with h(p) = f(p) + w·p², w = s²; parabolas p < q cross
 /// at q* = (h(q) − h(p)) / (2w(q − p)). Each boundary is kept as the fraction
 /// (h(q) − h(p)) / (q − p) of 2w and compared by cross-multiplying: no division, whose
 /// latency would otherwise bound the loop.
-fn envelope(f: &[f64], out: &mut [f64], s: f64, env: &mut Vec<Parabola>) {
+fn lower_envelope(f: &[f64], s: f64, env: &mut Vec<Parabola>) -> bool {
     let w = s * s;
     env.clear();
     for (q, &fq) in f.iter().enumerate() {
@@ -1370,8 +1598,22 @@ fn envelope(f: &[f64], out: &mut [f64], s: f64, env: &mut Vec<Parabola>) {
             });
         }
     }
+    !env.is_empty()
+}
+
+/// out(q) = min_p ((q − p)·s)² + f(p) at the positions q given, ascending, from the lower
+/// envelope of [`lower_envelope`]`(f, s)` (non-empty). Skipping positions changes no value:
+/// the walk to the parabola lowest at q stops at the same one whether or not it visited the
+/// positions before q, since each boundary test is monotone in q.
+fn evaluate<'a>(
+    f: &[f64],
+    s: f64,
+    env: &[Parabola],
+    at: impl Iterator<Item = (usize, &'a mut f64)>,
+) {
+    let w = s * s;
     let mut k = 0;
-    for (q, o) in out.iter_mut().enumerate() {
+    for (q, o) in at {
         let qf = q as f64;
         // Boundary k+1 lies before q: num/den /(2w) < q.
         while k + 1 < env.len() && env[k + 1].num < 2.0 * w * qf * env[k + 1].den {
@@ -1511,6 +1753,41 @@ mod tests {
                 assert_close(*g, e, Tol::Rel(1e-14), "brute force over all sites");
             }
         }
+    }
+
+    #[test]
+    fn transform_at_points_equals_the_whole_transform() {
+        // edt_sq_at builds the envelopes edt_sq builds, from the same values in the same order,
+        // and evaluates them only at the points asked for: equal to the last bit, for sparse
+        // and dense sites and points, and for grids thinner than a block of columns.
+        for (n, (dims, spacing, p_site, p_at)) in [
+            ([40, 33, 27], ANISO, 0.002, 0.03),
+            ([37, 41, 29], [0.8, 0.8, 1.0], 0.05, 0.2),
+            ([23, 19, 31], [0.5, 0.9, 3.0], 0.3, 1.0),
+            ([1, 30, 25], [1.0, 1.0, 1.0], 0.01, 0.5),
+            ([50, 1, 3], [0.3, 2.0, 2.0], 0.02, 0.5),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let seed = 0x5851_f42d_4c95_7f2d + n as u64;
+            let positions =
+                |m: Vec<bool>| -> Vec<usize> { (0..m.len()).filter(|&i| m[i]).collect() };
+            let sites = positions(scattered(dims, p_site, seed));
+            let at = positions(scattered(dims, p_at, seed ^ 0xffff));
+            assert!(!sites.is_empty() && !at.is_empty(), "case {n}");
+            let whole = edt_sq(dims, spacing, &sites);
+            let got = edt_sq_at(dims, spacing, &sites, &at);
+            assert_eq!(got.len(), at.len());
+            for (&i, &g) in at.iter().zip(&got) {
+                assert_eq!(g.to_bits(), whole[i].to_bits(), "case {n}, point {i}");
+            }
+        }
+        assert!(edt_sq_at([4, 4, 4], ANISO, &[5], &[]).is_empty());
+        assert_eq!(
+            edt_sq_at([4, 4, 4], ANISO, &[], &[3, 60]),
+            [f64::INFINITY; 2]
+        );
     }
 
     #[test]
