@@ -4,11 +4,13 @@ measured on the generated mask pairs of tests/fixtures/surface/peer_values.json.
 
 Run: pip install medpy numpy scipy; python3 tools/compare_medpy.py  (prints a Markdown table)
 
-MedPy (medpy.metric.binary) takes as the surface the foreground voxels that binary erosion
-removes (voxel centres, 6-connectivity in 3D), measures distances between voxel centres with an
-EDT, and takes HD95 as max(P95(A→B), P95(B→A)) of unweighted per-voxel distances; an empty mask
-raises an error. surface-distance takes surfels (faces between foreground and background,
-weighted by their area) and pools both directions before the percentile.
+MedPy (medpy.metric.binary, 0.5.2) takes as the surface the foreground voxels that one binary
+erosion removes (voxel centres, 6-connectivity in 3D), measures distances between voxel centres
+with SciPy's EDT, pools both directions' per-voxel distances unweighted, and takes HD95 as
+numpy.percentile(pooled, 95) (linear interpolation) and ASSD as the mean of the pooled
+distances; an empty mask raises an error. surface-distance takes surfels (faces between
+foreground and background, at voxel corners, weighted by their area), pools both directions and
+takes the first distance whose cumulative area reaches 95%.
 """
 import json
 import os
