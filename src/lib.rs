@@ -6,6 +6,7 @@
 
 pub mod checks;
 pub mod data;
+pub mod model;
 pub mod report;
 pub mod run;
 pub mod spec;
