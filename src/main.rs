@@ -289,7 +289,7 @@ fn cmd_scan(dir: PathBuf, as_json: bool) -> u8 {
 fn cmd_explain(check: Option<&str>) -> u8 {
     match check {
         None => {
-            println!("Check kinds (attest explain <kind> for the documentation; `attest explain labels` for the label-set format):");
+            println!("Check kinds (attest explain <kind> for the documentation; `attest explain labels` for the label-set format, `attest explain command` for models attest runs):");
             for k in registry::KINDS {
                 println!("  {:<21} {}", k.name, k.summary);
             }
@@ -297,6 +297,10 @@ fn cmd_explain(check: Option<&str>) -> u8 {
         }
         Some("labels") => {
             println!("{}", attest::data::labels::FORMAT_DOC);
+            0
+        }
+        Some("command") => {
+            println!("{}", attest::model::command::DOC);
             0
         }
         Some(name) => match registry::find(name) {

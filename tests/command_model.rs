@@ -168,3 +168,149 @@ fn a_program_that_dies_for_good_leaves_the_rest_unavailable() {
         ["model-crashed", "model-unavailable", "model-unavailable"]
     );
 }
+
+/// Through the CLI on the demo data: a vendor script scores each study from its file count and
+/// case number, hangs on one case and crashes on another; the classification requirement
+/// reads its scores as it would a prediction file, the failed cases are findings, and the
+/// scores, the script and the program's identity are in the report and the manifest.
+#[test]
+fn a_command_model_runs_end_to_end_on_the_demo_data() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    // Positive demo cases are labelled 1 in cases.csv; the script knows nothing of labels, so
+    // it scores by the case number's parity: an AUC near 0.5, which is all this test needs.
+    std::fs::write(
+        dir.path().join("vendor.sh"),
+        r#"#!/bin/sh
+echo '{"protocol":"attest-model/1","model":"parity","version":"2.1"}'
+while IFS= read -r line; do
+  id=$(printf '%s' "$line" | sed -n 's/.*"case_id":"\([^"]*\)".*/\1/p')
+  case "$id" in
+    C0003) sleep 30 ;;
+    C0005) exit 9 ;;
+  esac
+  n=$(printf '%s' "$line" | grep -o '\.dcm' | wc -l | tr -d ' ')
+  last=$(printf '%s' "$id" | tail -c 2)
+  echo "{\"case_id\":\"$id\",\"score\":0.$n$last}"
+done
+"#,
+    )
+    .unwrap();
+    let spec = format!(
+        "attest: 1\nid: cmd\nversion: '1'\ntitle: Command model\ndata:\n  images: {{ dicom: {0}/testdata/demo/dicom }}\n  \
+         cases: {{ table: {0}/testdata/demo/cases.csv }}\nmodels:\n  vendor:\n    command: [sh, vendor.sh]\n    \
+         cases: cases\n    images: images\n    image_column: study_instance_uid\n    timeout_s: 2\nrequirements:\n  \
+         - id: AUC\n    title: AUC\n    check: classification\n    model: vendor\n    truth: cases\n    metric: auc\n    \
+         pass: ci_low >= 0.0\n    missing_prediction: exclude\n",
+        root.display()
+    );
+    std::fs::write(dir.path().join("spec.yaml"), spec).unwrap();
+    let out = assert_cmd::Command::cargo_bin("attest")
+        .unwrap()
+        .env("ATTEST_PSEUDONYM_KEY", "integration-test-key")
+        .current_dir(dir.path())
+        .args(["run", "spec.yaml", "--quiet", "--out", "out"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/report.json")).unwrap())
+            .unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let m = &report["models"][0];
+    assert_eq!(m["name"], "vendor", "{stderr}\n{report}");
+    assert_eq!(m["model"], "parity");
+    assert_eq!(m["version"], "2.1");
+    assert_eq!(m["cases"], 200);
+    assert_eq!(m["scored"], 198);
+    assert_eq!(m["failed"], 2);
+    assert_eq!(m["starts"], 3);
+    let req = &report["requirements"][0];
+    assert_eq!(req["measurements"][0]["n"], 198);
+    let codes: Vec<String> = req["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["code"].as_str().unwrap(),
+                f["subject"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        codes.contains(&"model-timeout case C0003".to_string()),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&"model-crashed case C0005".to_string()),
+        "{codes:?}"
+    );
+    // The scores file: one row per scored case, each study's two slices counted.
+    let csv = std::fs::read_to_string(dir.path().join("out/models/vendor.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 199);
+    assert!(csv.lines().any(|l| l == "C0001,0.201"), "{csv}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let outputs = manifest["outputs"].as_array().unwrap();
+    let scores = outputs
+        .iter()
+        .find(|o| o["path"] == "models/vendor.csv")
+        .expect("the scores are a hashed output");
+    assert_eq!(scores["sha256"], m["output_sha256"]);
+    assert!(report["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["path"] == "vendor.sh"));
+}
+
+#[test]
+fn command_model_mistakes_are_spec_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cases.csv"),
+        "case_id,label,study_uid\na,1,1.2\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("p.csv"), "case_id,score\na,0.5\n").unwrap();
+    std::fs::create_dir(dir.path().join("dicom")).unwrap();
+    let lint = |models: &str| {
+        std::fs::write(
+            dir.path().join("spec.yaml"),
+            format!(
+                "attest: 1\nid: c\nversion: '1'\ntitle: C\ndata:\n  images: {{ dicom: dicom }}\n  \
+                 cases: {{ table: cases.csv }}\nmodels:\n{models}requirements:\n  - id: A\n    title: A\n    \
+                 check: classification\n    model: m\n    truth: cases\n    metric: auc\n    pass: ci_low >= 0.5\n"
+            ),
+        )
+        .unwrap();
+        let out = assert_cmd::Command::cargo_bin("attest")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(["lint", "spec.yaml"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{models}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = lint("  m: { command: [sh, run.sh], images: images }\n");
+    assert!(e.contains("command model `m` needs `cases`"), "{e}");
+    let e = lint("  m: { command: [sh, run.sh], cases: cases, images: cases }\n");
+    assert!(e.contains("`cases` is not a DICOM source"), "{e}");
+    let e =
+        lint("  m: { command: [sh, run.sh], predictions: p.csv, cases: cases, images: images }\n");
+    assert!(
+        e.contains("`predictions` and `command` exclude each other"),
+        "{e}"
+    );
+    let e = lint("  m: { command: [], cases: cases, images: images }\n");
+    assert!(e.contains("`command` is empty"), "{e}");
+    let e = lint("  m: { predictions: p.csv, timeout_s: 5 }\n");
+    assert!(
+        e.contains("`timeout_s` applies to `command` models only"),
+        "{e}"
+    );
+}

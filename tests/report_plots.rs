@@ -182,6 +182,7 @@ fn report() -> Report {
         ],
         data: Vec::new(),
         inputs: Vec::new(),
+        models: Vec::new(),
         pseudonym_key: "0".to_string(),
     }
 }

@@ -1,23 +1,8 @@
 //! Vendor runtimes: a `command:` model is the vendor's own program, started by attest, that
 //! answers one JSON line on stdout for each JSON-line request on stdin.
 //!
-//! # Protocol (`attest-model/1`)
-//! 1. On start, the program writes a hello line:
-//!    `{"protocol":"attest-model/1","model":"NAME","version":"VERSION"}` (recorded in the report
-//!    as the model's identity).
-//! 2. For each case attest writes one request line, `{"case_id":"C0001","files":["/abs/a.dcm",
-//!    ...]}` (the case's DICOM files, sorted), and waits for one response line:
-//!    `{"case_id":"C0001","score":0.87}`, or `{"case_id":"C0001","error":"why"}` when the
-//!    program cannot process the case.
-//! 3. When every case is done attest closes stdin; the program should then exit.
-//!
-//! Cases are sent one at a time, in order. Each case has its own timeout. A case that times
-//! out, a crash, a line that is not a valid response or a response for another case fails that
-//! case only (a finding), never the run: the program is then stopped and started afresh for the
-//! next case, so a desynchronised conversation cannot attach an answer to the wrong case. Its
-//! stderr is kept (the last lines) for the findings. On Unix the program runs in its own
-//! process group, and stopping it kills the whole group, so a child it started cannot hold the
-//! pipes open.
+//! The protocol and the failure handling are documented for users in `command.md` (shown by
+//! `attest explain command`).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
@@ -31,6 +16,8 @@ use serde::Serialize;
 
 /// The protocol name the hello line must carry.
 pub const PROTOCOL: &str = "attest-model/1";
+/// The user documentation.
+pub const DOC: &str = include_str!("command.md");
 /// Lines of stderr kept for findings.
 const STDERR_LINES: usize = 20;
 

@@ -18,6 +18,9 @@ pub struct Report {
     /// Per data source: what was loaded.
     pub data: Vec<DataSummary>,
     pub inputs: Vec<FileRecord>,
+    /// Models attest ran itself (`command:`), with what identifies them and what they gave.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelRun>,
     /// Fingerprint of the key behind patient pseudonyms (tells keys apart, reveals nothing).
     pub pseudonym_key: String,
 }
@@ -120,4 +123,27 @@ pub struct FileRecord {
     pub path: String,
     pub sha256: String,
     pub bytes: u64,
+}
+
+/// A model attest ran: the command, its identity, and the outputs it gave.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelRun {
+    pub name: String,
+    pub kind: String,
+    pub command: Vec<String>,
+    /// The name and version the program announced in its hello line.
+    pub model: Option<String>,
+    pub version: Option<String>,
+    pub timeout_s: f64,
+    /// How often the program was started (1 plus one restart per stop).
+    pub starts: usize,
+    pub cases: usize,
+    pub scored: usize,
+    pub failed: usize,
+    /// Where its scores are written in the output folder, and their SHA-256.
+    pub output: String,
+    pub output_sha256: String,
+    /// The scores as CSV (`case_id,score`), written to `output`.
+    #[serde(skip)]
+    pub output_csv: String,
 }

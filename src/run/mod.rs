@@ -55,6 +55,17 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
         .iter()
         .flat_map(|u| u.models.iter().map(String::as_str))
         .collect();
+    // A model attest runs reads its case table and DICOM source.
+    for m in spec
+        .models
+        .iter()
+        .filter(|m| used_models.contains(m.name.as_str()))
+    {
+        if let Some(c) = &m.command {
+            used_data.insert(c.cases.as_str());
+            used_data.insert(c.images.as_str());
+        }
+    }
 
     // Each source is read once (hashed and parsed from the same bytes), all in parallel;
     // results are put back in the spec's order.
@@ -67,7 +78,7 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
         .chain(
             spec.models
                 .iter()
-                .filter(|m| used_models.contains(m.name.as_str()))
+                .filter(|m| used_models.contains(m.name.as_str()) && m.command.is_none())
                 .map(Job::Model),
         )
         .collect();
@@ -98,6 +109,26 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
             Item::Masks(name, m) => {
                 cx.masks.insert(name, m);
             }
+        }
+    }
+
+    // Models attest runs, once their cases and images are loaded; one after the other (each
+    // program sees one case at a time).
+    let mut model_runs = Vec::new();
+    for m in spec
+        .models
+        .iter()
+        .filter(|m| used_models.contains(m.name.as_str()))
+    {
+        if let Some(c) = &m.command {
+            let (loaded, run) = run_command(&m.name, c, &spec_dir, &cx);
+            for f in &c.files {
+                if let Ok(r) = record(f, &slashed(&relative_path(&spec_dir, f))) {
+                    inputs.push(r);
+                }
+            }
+            cx.models.insert(m.name.clone(), loaded);
+            model_runs.extend(run);
         }
     }
 
@@ -182,6 +213,7 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
         requirements,
         data,
         inputs,
+        models: model_runs,
         pseudonym_key: opts.key.fingerprint(),
     }
 }
@@ -752,6 +784,170 @@ pub enum WriteError {
     Render(#[from] RenderError),
 }
 
+/// Runs a `command:` model on every case of its table: the case's DICOM files (its study's or
+/// series' readable instances) go to the program; its scores become predictions as a file's
+/// would, and each failed case a finding.
+fn run_command(
+    name: &str,
+    c: &crate::spec::CommandDecl,
+    spec_dir: &Path,
+    cx: &Context,
+) -> (
+    Loaded<crate::data::predictions::Predictions>,
+    Option<crate::report::model::ModelRun>,
+) {
+    use crate::model::command::{CommandModel, Outcome, Request};
+    let fail = |reason: String| Loaded {
+        value: None,
+        findings: vec![Finding::error(
+            "model-unavailable",
+            reason,
+            name.to_string(),
+        )],
+    };
+    let table = match cx.data.get(&c.cases) {
+        Some(DataSet::Table(Loaded { value: Some(t), .. })) => t,
+        _ => {
+            return (
+                fail(format!("its case table `{}` could not be read", c.cases)),
+                None,
+            )
+        }
+    };
+    let index = match cx.data.get(&c.images) {
+        Some(DataSet::Dicom(Loaded {
+            value: Some(ix), ..
+        })) => ix,
+        _ => {
+            return (
+                fail(format!("its DICOM source `{}` could not be read", c.images)),
+                None,
+            )
+        }
+    };
+    let Some(col) = table.column(&c.image_column) else {
+        return (
+            fail(format!(
+                "the case table `{}` has no column `{}` (columns are: {})",
+                c.cases,
+                c.image_column,
+                table.columns.join(", ")
+            )),
+            None,
+        );
+    };
+    let mut by_uid: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for inst in &index.instances {
+        let path = index.root.join(&inst.path);
+        let path = std::fs::canonicalize(&path)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        by_uid
+            .entry(&inst.study_uid)
+            .or_default()
+            .push(path.clone());
+        by_uid.entry(&inst.series_uid).or_default().push(path);
+    }
+    let mut findings = Vec::new();
+    let mut requests = Vec::new();
+    for row in 0..table.len() {
+        let id = table.id(row);
+        let uid = table.get(row, col);
+        match by_uid.get(uid) {
+            Some(files) => {
+                let mut files = files.clone();
+                files.sort();
+                files.dedup();
+                requests.push(Request {
+                    case_id: id.to_string(),
+                    files,
+                });
+            }
+            None => findings.push(Finding::error(
+                "no-images",
+                format!(
+                    "case `{id}`: no readable DICOM file in `{}` has the study or series UID in `{}`; not sent to model `{name}`",
+                    c.images, c.image_column
+                ),
+                format!("case {id}"),
+            )),
+        }
+    }
+    let model = CommandModel {
+        argv: c.argv.clone(),
+        dir: if spec_dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            spec_dir.to_path_buf()
+        },
+        timeout: std::time::Duration::from_secs_f64(c.timeout_s),
+    };
+    let log = match model.run(&requests) {
+        Ok(log) => log,
+        Err(e) => return (fail(format!("model `{name}`: {e}")), None),
+    };
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let _ = csv.write_record(["case_id", "score"]);
+    let (mut scored, mut failed) = (0, 0);
+    for (req, outcome) in requests.iter().zip(&log.outcomes) {
+        match outcome {
+            Outcome::Score(x) => {
+                scored += 1;
+                let _ = csv.write_record([req.case_id.clone(), x.to_string()]);
+            }
+            Outcome::Failed { code, message } => {
+                failed += 1;
+                findings.push(Finding::error(
+                    code,
+                    format!("case `{}`: {message}", req.case_id),
+                    format!("case {}", req.case_id),
+                ));
+            }
+        }
+    }
+    let csv = String::from_utf8(csv.into_inner().unwrap_or_default()).unwrap_or_default();
+    let output = format!("models/{name}.csv");
+    let predictions =
+        crate::data::predictions::parse_predictions(csv.as_bytes(), &output, "case_id", "score");
+    let loaded = match predictions {
+        Ok((p, more)) => {
+            findings.extend(more);
+            Loaded {
+                value: Some(p),
+                findings,
+            }
+        }
+        Err(e) => {
+            findings.push(Finding::error(
+                "unreadable-data",
+                e.to_string(),
+                output.clone(),
+            ));
+            Loaded {
+                value: None,
+                findings,
+            }
+        }
+    };
+    let run = crate::report::model::ModelRun {
+        name: name.to_string(),
+        kind: "command".to_string(),
+        command: c.argv.clone(),
+        model: log.hello.as_ref().map(|h| h.model.clone()),
+        version: log.hello.as_ref().map(|h| h.version.clone()),
+        timeout_s: c.timeout_s,
+        starts: log.starts,
+        cases: table.len(),
+        scored,
+        failed,
+        output_sha256: sha256_hex(csv.as_bytes()),
+        output,
+        output_csv: csv,
+    };
+    (loaded, Some(run))
+}
+
 /// Writes report.json, report.html, report.md and manifest.json into `out`; returns the paths.
 pub fn write(
     report: &Report,
@@ -779,10 +975,16 @@ pub fn write(
             }
         }
     }
+    for m in &report.models {
+        files.push((m.output.as_str(), m.output_csv.clone()));
+    }
     let mut outputs = Vec::new();
     let mut written = Vec::new();
     for (name, text) in &files {
         let p = out.join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
         std::fs::write(&p, text).map_err(io(&p))?;
         outputs.push(record(&p, name).map_err(io(&p))?);
         written.push(p);

@@ -475,7 +475,8 @@ impl Check for Classification {
                 ));
                 return Evidence::error(method, findings);
             };
-            let policy_covers = self.missing != Missing::Error;
+            // A policy covers missing cases, not a model that gave nothing at all.
+            let policy_covers = self.missing != Missing::Error && preds.value.is_some();
             findings.extend(preds.findings.iter().cloned().map(|mut f| {
                 if policy_covers && f.severity == Severity::Error {
                     f.severity = Severity::Warning;
