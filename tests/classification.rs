@@ -308,6 +308,7 @@ fn calibration_metrics_match_sklearn_and_statsmodels() {
         req("BRIER", "brier", "bootstrap"),
         req("SLOPE", "calibration_slope", "wald"),
         req("INTERCEPT", "calibration_intercept", "wald"),
+        req("CITL", "calibration_in_the_large", "wald"),
     ]
     .concat());
     let m = |k: usize| reqs[k]["measurements"][0].clone();
@@ -346,6 +347,18 @@ fn calibration_metrics_match_sklearn_and_statsmodels() {
         e["intercept_se"].as_f64().unwrap(),
         1e-6,
         "statsmodels Logit bse",
+    );
+    close(
+        &m(4)["estimate"],
+        e["citl"].as_f64().unwrap(),
+        1e-9,
+        "statsmodels GLM with offset",
+    );
+    close(
+        &m(4)["std_error"],
+        e["citl_se"].as_f64().unwrap(),
+        1e-6,
+        "statsmodels GLM bse",
     );
     // Wald: estimate ± 1.959964 SE.
     let (est, se) = (
@@ -582,7 +595,161 @@ requirements:
     );
     check("    metric: auc\n", "needs a `pass` criterion or a `test`");
     check(
+        "    metric: auc\n    test: { kind: goal, value: 0.7, alpha: 0.5 }\n",
+        "within [0.000001, 0.25]",
+    );
+    check(
+        "    metric: auc\n    test: { kind: noninferiority, against: b, margin: 0.05, value: 0.9 }\n",
+        "`value` has no meaning for a `noninferiority` test",
+    );
+    check(
+        "    metric: auc\n    by: []\n    test: { kind: goal, value: 0.7 }\n    multiplicity: holm\n",
+        "`multiplicity: holm` adjusts",
+    );
+    check(
+        "    metric: auc\n    pass: p_value <= 0.05\n",
+        "`p_value` is never measured here",
+    );
+    check(
+        "    metric: auc\n    test: { kind: goal, value: 0.7 }\n    pass: difference >= 0\n",
+        "`difference` is never measured here",
+    );
+    check(
+        "    metric: auc\n    ci: { method: bca, cluster: patient_id }\n    test: { kind: goal, value: 0.7 }\n",
+        "clustered-test",
+    );
+    check(
         "    metric: ece\n    ci: { method: wald }\n    pass: estimate <= 0.1\n",
         "unsuitable-method",
     );
+}
+
+/// The review's cases: a policy must never favour the model by what the compared model lacks,
+/// and a group that could not show the claim even with a perfect model is inconclusive, not
+/// failed (and vice versa).
+#[test]
+fn missing_comparator_predictions_and_small_groups_are_judged_conservatively() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["truth.csv", "model_a.csv"] {
+        std::fs::copy(format!("{FIXTURES}/{f}"), dir.path().join(f)).unwrap();
+    }
+    // Drop the first 15 positives from b's predictions.
+    let truth = std::fs::read_to_string(format!("{FIXTURES}/truth.csv")).unwrap();
+    let positives: Vec<&str> = truth
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(1) == Some("1"))
+        .map(|l| l.split(',').next().unwrap())
+        .take(15)
+        .collect();
+    let b = std::fs::read_to_string(format!("{FIXTURES}/model_b.csv")).unwrap();
+    let kept: String = b
+        .lines()
+        .filter(|l| !positives.contains(&l.split(',').next().unwrap()))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.path().join("model_b.csv"), &kept).unwrap();
+    let req = |policy: &str| {
+        format!(
+            "  - id: R
+    title: R
+    check: classification
+    model: a
+    truth: cases
+    metric: sensitivity
+    threshold: 0.5
+    test: {{ kind: superiority, against: b }}
+    missing_prediction: {policy}
+"
+        )
+    };
+    let (_, w) = run_in(dir.path(), &req("worst_case"));
+    // b's sensitivity with its 15 missing positives counted right, counted by hand here.
+    let score_b: std::collections::HashMap<&str, f64> = kept
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (c, s) = l.split_once(',').unwrap();
+            (c, s.parse().unwrap())
+        })
+        .collect();
+    let (mut right, mut pos) = (0, 0);
+    for l in truth.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        if f[1] == "1" {
+            pos += 1;
+            right += usize::from(score_b.get(f[0]).is_none_or(|&s| s >= 0.5));
+        }
+    }
+    let t = &w[0]["measurements"][0]["test"];
+    close(
+        &t["against_estimate"],
+        right as f64 / pos as f64,
+        1e-12,
+        "hand count",
+    );
+    assert_eq!(w[0]["status"], "fail", "{t}");
+
+    // b against a, non-inferiority with a criterion on the difference: b is clearly worse,
+    // which is a failure, not a sample too small.
+    let (_, r) = run("  - id: NI
+    title: NI
+    check: classification
+    model: b
+    truth: cases
+    metric: sensitivity
+    threshold: 0.5
+    pass: difference_ci_low >= -0.02
+    test: { kind: noninferiority, against: a, margin: 0.1 }
+");
+    assert_eq!(r[0]["status"], "fail");
+    assert!(!common::findings(&r[0])
+        .iter()
+        .any(|f| f.starts_with("group-too-small")));
+}
+
+/// Three positives, both models right on all of them: even a perfect model cannot show
+/// non-inferiority at 0.025 on three cases (Tango with b = 0, c = 0, n = 3, θ0 = −0.05 gives
+/// p ≈ 0.35; the best table, the compared model wrong on all three, is not available because
+/// it is right), so the group is inconclusive, not failed.
+#[test]
+fn a_subgroup_too_small_for_a_paired_test_is_inconclusive() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = String::from("case_id,label,site\n");
+    let mut a = String::from("case_id,score\n");
+    let mut b = String::from("case_id,score\n");
+    for k in 0..60 {
+        let (site, label) = if k < 3 { ("tiny", 1) } else { ("big", k % 2) };
+        t.push_str(&format!("c{k},{label},{site}\n"));
+        let s = if label == 1 { 0.9 } else { 0.1 };
+        a.push_str(&format!("c{k},{s}\n"));
+        b.push_str(&format!("c{k},{s}\n"));
+    }
+    std::fs::write(dir.path().join("truth.csv"), t).unwrap();
+    std::fs::write(dir.path().join("model_a.csv"), a).unwrap();
+    std::fs::write(dir.path().join("model_b.csv"), b).unwrap();
+    let (_, r) = run_in(
+        dir.path(),
+        "  - id: NI
+    title: NI
+    check: classification
+    model: a
+    truth: cases
+    metric: sensitivity
+    threshold: 0.5
+    by: [site]
+    test: { kind: noninferiority, against: b, margin: 0.05 }
+",
+    );
+    let tiny = r[0]["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["group"]["site"] == "tiny")
+        .unwrap()
+        .clone();
+    assert_eq!(tiny["status"], "inconclusive", "{tiny}");
+    assert!(common::findings(&r[0])
+        .iter()
+        .any(|f| f == "group-too-small site=tiny"));
 }

@@ -8,7 +8,13 @@ use crate::checks::evidence::{Confusion, Measurement};
 use crate::stats::{self, calibration, proportion, roc};
 
 /// Metrics of calibration (the score read as a probability).
-pub const CALIBRATION: &[&str] = &["ece", "brier", "calibration_slope", "calibration_intercept"];
+pub const CALIBRATION: &[&str] = &[
+    "ece",
+    "brier",
+    "calibration_slope",
+    "calibration_intercept",
+    "calibration_in_the_large",
+];
 
 impl Classification {
     pub(super) fn measure(
@@ -142,6 +148,21 @@ impl Classification {
         let estimate = match self.metric.as_str() {
             "ece" => calibration::ece(scores, labels, bins),
             "brier" => calibration::brier(scores, labels, &ones),
+            "calibration_in_the_large" => {
+                let fit = calibration::calibration_in_the_large(scores, labels);
+                if let (Some((a, se)), "wald") = (fit, self.ci_method.as_str()) {
+                    let z = stats::z_two_sided(self.ci_level);
+                    m.std_error = Some(se);
+                    set_ci(
+                        m,
+                        Some(stats::Interval {
+                            low: a - z * se,
+                            high: a + z * se,
+                        }),
+                    );
+                }
+                fit.map(|f| f.0)
+            }
             _ => {
                 let fit = calibration::recalibrate(scores, labels);
                 if let (Some(f), "wald") = (fit, self.ci_method.as_str()) {
@@ -181,6 +202,7 @@ impl Classification {
                     "ece" => calibration::ece_weighted(scores, labels, w, bins),
                     "brier" => calibration::brier(scores, labels, w),
                     _ => {
+                        let citl = metric == "calibration_in_the_large";
                         // The fit of the resample: each case repeated by its weight.
                         let (mut p, mut y) = (Vec::new(), Vec::new());
                         for ((&s, &l), &k) in scores.iter().zip(labels).zip(w) {
@@ -188,6 +210,9 @@ impl Classification {
                                 p.push(s);
                                 y.push(l);
                             }
+                        }
+                        if citl {
+                            return calibration::calibration_in_the_large(&p, &y).map(|f| f.0);
                         }
                         let f = calibration::recalibrate(&p, &y)?;
                         Some(if metric == "calibration_slope" {
@@ -254,9 +279,10 @@ impl Classification {
     }
 
     /// What a perfect classifier would measure on the same cases; None where "perfect" has
-    /// no single value to judge by (calibration metrics, bootstrap intervals).
-    pub(super) fn best_case(&self, m: &Measurement) -> Option<Measurement> {
-        m.estimate?;
+    /// no single value to judge by (calibration metrics). A stated test is run again with the
+    /// model right on every case (the compared model as it is), so a group too small for even
+    /// a perfect model to show the claim is told apart from a failure.
+    pub(super) fn best_case(&self, m: &Measurement, cases: &[&Case]) -> Option<Measurement> {
         if CALIBRATION.contains(&self.metric.as_str()) {
             return None;
         }
@@ -278,11 +304,35 @@ impl Classification {
             b.ci_low = Some(ci.low);
             b.ci_high = Some(ci.high);
         }
-        if let (Some(test), Some(t)) = (&self.test, b.test.as_mut()) {
-            let p = test.best_p(&self.metric, m);
-            t.p_value = p;
-            t.p_adjusted = t.p_adjusted.and(p);
-            b.p_value = p;
+        if let Some(test) = &self.test {
+            let perfect: Vec<Case> = cases
+                .iter()
+                .map(|c| Case {
+                    label: c.label,
+                    score: match (self.metric.as_str(), c.label) {
+                        ("auc", true) => 1.0,
+                        ("auc", false) => 0.0,
+                        (_, true) => f64::MAX,
+                        (_, false) => f64::MIN,
+                    },
+                    other: c.other,
+                    cluster: c.cluster,
+                    group: BTreeMap::new(),
+                })
+                .collect();
+            let refs: Vec<&Case> = perfect.iter().collect();
+            if b.confusion.is_some() {
+                let pos = cases.iter().filter(|c| c.label).count() as u64;
+                b.confusion = Some(Confusion {
+                    tp: pos,
+                    fn_: 0,
+                    fp: 0,
+                    tn: cases.len() as u64 - pos,
+                });
+            }
+            test.run(&self.metric, self.threshold, &self.model, &refs, &mut b);
+        } else {
+            m.estimate?;
         }
         Some(b)
     }

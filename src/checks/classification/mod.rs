@@ -9,7 +9,7 @@ mod test;
 
 use std::collections::BTreeMap;
 
-use super::evidence::{Confusion, Evidence, Finding, Severity};
+use super::evidence::{Confusion, Evidence, Finding, Measurement, Severity};
 use super::judge::{combine, judge};
 use super::{reference, Check, Context, DataSet, Names, Plan, Uses};
 use crate::data::predictions::{Predictions, Score};
@@ -33,6 +33,7 @@ pub const METRICS: &[&str] = &[
     "brier",
     "calibration_slope",
     "calibration_intercept",
+    "calibration_in_the_large",
 ];
 pub const CI_METHODS: &[&str] = &[
     "wilson",
@@ -48,7 +49,9 @@ pub const MISSING_POLICIES: &[&str] = &["error", "exclude", "worst_case"];
 fn ci_methods_for(metric: &str) -> &'static [&'static str] {
     match metric {
         "auc" => &["delong", "bootstrap", "bca"],
-        "calibration_slope" | "calibration_intercept" => &["wald", "bootstrap"],
+        "calibration_slope" | "calibration_intercept" | "calibration_in_the_large" => {
+            &["wald", "bootstrap"]
+        }
         "ece" | "brier" => &["bootstrap"],
         _ => &["wilson", "clopper_pearson", "wald", "bootstrap", "bca"],
     }
@@ -274,7 +277,11 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
     };
     let holm = node.get("multiplicity").and_then(Node::as_str) == Some("holm");
     if let Some(m) = node.key("multiplicity").filter(|_| holm) {
-        if test.is_none() || node.get("by").is_none() {
+        let no_groups = node
+            .get("by")
+            .and_then(Node::as_seq)
+            .is_none_or(<[Node]>::is_empty);
+        if test.is_none() || no_groups {
             out.push(
                 Diagnostic::new(
                     "unused-parameter",
@@ -289,6 +296,46 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
         .and_then(|c| c.get("cluster"))
         .and_then(Node::as_str)
         .map(str::to_string);
+    if let (Some(c), Some(_)) = (ci.and_then(|c| c.key("cluster")), &test) {
+        out.push(
+            Diagnostic::new(
+                "clustered-test",
+                "the tests (exact binomial, McNemar, Tango, DeLong) assume independent cases, \
+                 and `cluster` says they are not: their p-values would be too small",
+                &c.pos,
+            )
+            .label("state the claim with `pass:` on the clustered bootstrap interval instead")
+            .help("e.g. `pass: ci_low >= 0.80` with `ci: { method: bca, cluster: patient_id }`"),
+        );
+    }
+    // Fields only a stated test fills.
+    if let Some(p) = &pass {
+        let paired = test.as_ref().is_some_and(|t| t.against().is_some());
+        for f in p.fields() {
+            let missing = match f {
+                "p_value" | "p_adjusted" => test.is_none(),
+                "difference" | "difference_ci_low" | "difference_ci_high" => !paired,
+                _ => false,
+            };
+            if missing {
+                out.push(
+                    Diagnostic::new(
+                        "unavailable-field",
+                        format!(
+                            "`{f}` is never measured here: it comes from a stated {}",
+                            if f.starts_with("difference") {
+                                "superiority or non-inferiority `test` against a second model"
+                            } else {
+                                "`test`"
+                            }
+                        ),
+                        &node.get("pass").map_or(node.pos.clone(), |n| n.pos.clone()),
+                    )
+                    .label("state the `test`, or remove this comparison"),
+                );
+            }
+        }
+    }
     if let Some(c) = ci.and_then(|c| c.key("cluster")) {
         if !matches!(ci_method.as_str(), "bootstrap" | "bca") {
             out.push(
@@ -606,7 +653,14 @@ impl Check for Classification {
                                     "excluded by policy"
                                 },
                             ),
-                            Missing::WorstCase => (Severity::Warning, "counted as wrong by policy"),
+                            Missing::WorstCase if k == 0 => {
+                                (Severity::Warning, "counted as wrong by policy")
+                            }
+                            // Counting the compared model wrong would favour this one.
+                            Missing::WorstCase => (
+                                Severity::Warning,
+                                "counted as right for the compared model by policy (the conservative choice)",
+                            ),
                         };
                         findings.push(Finding::new(
                             "missing-prediction",
@@ -616,8 +670,9 @@ impl Check for Classification {
                         ));
                         match self.missing {
                             Missing::Exclude | Missing::Error => continue 'rows,
-                            // The worst score for this case's true class.
-                            Missing::WorstCase => match (label, probabilities) {
+                            // The worst score for this case's true class; for the compared
+                            // model the best.
+                            Missing::WorstCase => match (label == (k == 0), probabilities) {
                                 (true, true) => 0.0,
                                 (false, true) => 1.0,
                                 (true, false) => f64::MIN,
@@ -661,6 +716,7 @@ impl Check for Classification {
         }
 
         let mut measurements = vec![self.measure(&cases, None, cx.seed)];
+        let mut subsets: Vec<Vec<&Case>> = vec![cases.iter().collect()];
         if !group_cols.is_empty() {
             let mut groups: BTreeMap<&BTreeMap<String, String>, Vec<usize>> =
                 all_groups.iter().map(|g| (g, Vec::new())).collect();
@@ -670,13 +726,19 @@ impl Check for Classification {
             for (key, idx) in groups {
                 let sub: Vec<&Case> = idx.iter().map(|&i| &cases[i]).collect();
                 measurements.push(self.measure_refs(&sub, Some(key.clone()), cx.seed));
+                subsets.push(sub);
             }
         }
+        let mut bests: Vec<Option<Measurement>> = measurements
+            .iter()
+            .zip(&subsets)
+            .map(|(m, sub)| self.best_case(m, sub))
+            .collect();
         if let (Some(t), true) = (&self.test, self.holm) {
             test::adjust_holm(&mut measurements, t.alpha);
+            test::adjust_holm_best(&measurements, &mut bests, t.alpha);
         }
-        for m in &mut measurements {
-            let best = self.best_case(m);
+        for (m, best) in measurements.iter_mut().zip(&bests) {
             judge(
                 m,
                 &self.pass,
@@ -728,6 +790,7 @@ impl Classification {
                 self.bins
             ),
             "brier" => "Brier score, mean squared difference of probability and label".to_string(),
+            "calibration_in_the_large" => "calibration-in-the-large, the intercept a of logit P(y) = a + logit(score) with the slope fixed at 1 (Van Calster et al. 2019)".to_string(),
             "calibration_slope" | "calibration_intercept" => format!(
                 "calibration {} of the joint logistic fit logit P(y) = a + b·logit(score) (Cox 1958)",
                 if self.metric == "calibration_slope" { "slope b" } else { "intercept a" }

@@ -45,9 +45,9 @@ pub const FIELDS: &[Field] = &[
         "alpha",
         Ty::Num {
             min: 1e-6,
-            max: 0.5,
+            max: 0.25,
         },
-        "one-sided significance level, default 0.025",
+        "one-sided significance level, default 0.025 (at most 0.25)",
     ),
 ];
 
@@ -175,6 +175,16 @@ impl TestSpec {
                         .label("compare auc, sensitivity, specificity or accuracy"),
                     );
                 }
+                if let Some(n) = t.key("value") {
+                    out.push(
+                        Diagnostic::new(
+                            "irrelevant-key",
+                            format!("`value` has no meaning for a `{k}` test, which compares two models"),
+                            &n.pos,
+                        )
+                        .label("remove this, or state a `goal` test"),
+                    );
+                }
                 if let (Some(n), "auc") = (t.key("threshold"), metric) {
                     out.push(
                         Diagnostic::new(
@@ -297,7 +307,6 @@ impl TestSpec {
             p_adjusted: None,
             rejected: None,
         };
-        let z_ci = crate::stats::z_two_sided(1.0 - 2.0 * self.alpha);
         match (&self.kind, metric) {
             (Kind::Goal { value }, "auc") => {
                 let (pos, neg) = split(cases);
@@ -325,6 +334,7 @@ impl TestSpec {
                     m.test = Some(r);
                     return;
                 };
+                let z_ci = crate::stats::z_two_sided(1.0 - 2.0 * self.alpha);
                 if metric == "auc" {
                     let (pos, neg) = split(cases);
                     let (mut opos, mut oneg) = (Vec::new(), Vec::new());
@@ -395,20 +405,6 @@ impl TestSpec {
         m.p_value = r.p_value;
         m.test = Some(r);
     }
-
-    /// The p-value a perfect model would reach on the same cases (for judging whether a
-    /// group is too small to ever show anything): for a goal on a proportion, all n right,
-    /// goalⁿ; otherwise 0 (a perfect model's evidence is not bounded by the sample size in a
-    /// way stated here).
-    pub fn best_p(&self, metric: &str, m: &Measurement) -> Option<f64> {
-        match (&self.kind, metric, &m.confusion) {
-            (Kind::Goal { value }, _, Some(c)) => {
-                let (_, n) = proportion_of(metric, c);
-                proportion::binomial_upper_tail(n, n, *value)
-            }
-            _ => Some(0.0),
-        }
-    }
 }
 
 /// Holm's adjustment across the subgroup measurements (the overall measurement is tested on
@@ -440,6 +436,43 @@ pub fn adjust_holm(measurements: &mut [Measurement], alpha: f64) {
             t.p_adjusted = Some(adj);
             t.rejected = Some(adj <= alpha);
         }
+    }
+}
+
+/// Holm's adjustment for the best cases: each subgroup's best-case p-value adjusted within the
+/// family of the observed p-values of the other subgroups, so that "too small to decide" means
+/// too small even after the adjustment.
+pub fn adjust_holm_best(
+    measurements: &[Measurement],
+    best: &mut [Option<Measurement>],
+    alpha: f64,
+) {
+    let idx: Vec<usize> = measurements
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.group.is_some() && m.test.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    let observed: Vec<f64> = idx
+        .iter()
+        .map(|&i| {
+            measurements[i]
+                .test
+                .as_ref()
+                .and_then(|t| t.p_value)
+                .unwrap_or(f64::NAN)
+        })
+        .collect();
+    for (k, &i) in idx.iter().enumerate() {
+        let Some(t) = best[i].as_mut().and_then(|b| b.test.as_mut()) else {
+            continue;
+        };
+        let Some(p) = t.p_value else { continue };
+        let mut family = observed.clone();
+        family[k] = p;
+        let adj = hypothesis::holm(&family)[k];
+        t.p_adjusted = Some(adj);
+        t.rejected = Some(adj <= alpha);
     }
 }
 
