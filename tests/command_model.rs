@@ -314,3 +314,89 @@ fn command_model_mistakes_are_spec_errors() {
         "{e}"
     );
 }
+
+/// `model.repeatability` through the CLI: a deterministic program passes; one whose second
+/// process gives another score for one case, and fails another case, fails with both named.
+#[test]
+fn repeatability_reruns_a_seeded_sample_in_a_fresh_process() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let script = |drift: bool| {
+        format!(
+            r#"#!/bin/sh
+echo start >> starts
+echo '{{"protocol":"attest-model/1","model":"m","version":"1"}}'
+starts=$(wc -l < starts | tr -d ' ')
+while IFS= read -r line; do
+  id=$(printf '%s' "$line" | sed -n 's/.*"case_id":"\([^"]*\)".*/\1/p')
+  last=$(printf '%s' "$id" | tail -c 3)
+  if [ "{drift}" = "true" ] && [ "$starts" -gt 1 ]; then
+    case "$id" in
+      C0010) echo "{{\"case_id\":\"$id\",\"score\":0.5001}}"; continue ;;
+      C0020) echo "{{\"case_id\":\"$id\",\"error\":\"out of memory\"}}"; continue ;;
+    esac
+  fi
+  echo "{{\"case_id\":\"$id\",\"score\":0.$last}}"
+done
+"#
+        )
+    };
+    let run = |drift: bool, n: usize| {
+        std::fs::write(dir.path().join("vendor.sh"), script(drift)).unwrap();
+        let _ = std::fs::remove_file(dir.path().join("starts"));
+        let spec = format!(
+            "attest: 1\nid: rep\nversion: '1'\ntitle: R\ndata:\n  images: {{ dicom: {0}/testdata/demo/dicom }}\n  \
+             cases: {{ table: {0}/testdata/demo/cases.csv }}\nmodels:\n  vendor: {{ command: [sh, vendor.sh], cases: cases, \
+             images: images, image_column: study_instance_uid }}\nrequirements:\n  - id: REP\n    title: R\n    \
+             check: model.repeatability\n    model: vendor\n    cases: {n}\n",
+            root.display()
+        );
+        let (code, _, req) = {
+            std::fs::write(dir.path().join("spec.yaml"), &spec).unwrap();
+            let out = assert_cmd::Command::cargo_bin("attest")
+                .unwrap()
+                .env("ATTEST_PSEUDONYM_KEY", "k")
+                .current_dir(dir.path())
+                .args(["run", "spec.yaml", "--quiet", "--out", "out"])
+                .output()
+                .unwrap();
+            let text = std::fs::read_to_string(dir.path().join("out/report.json")).unwrap();
+            let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+            (out.status.code(), text, r["requirements"][0].clone())
+        };
+        (code, req)
+    };
+    let (code, req) = run(false, 200);
+    assert_eq!(code, Some(0), "{req}");
+    assert_eq!(req["measurements"][0]["n"], 200);
+    assert_eq!(req["measurements"][0]["estimate"], 1.0);
+
+    let (code, req) = run(true, 200);
+    assert_eq!(code, Some(1));
+    let f: Vec<String> = req["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["code"].as_str().unwrap(),
+                f["subject"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        f,
+        [
+            "not-repeatable case C0010",
+            "unrepeatable-failure case C0020"
+        ]
+    );
+    assert_eq!(req["measurements"][0]["n"], 199);
+
+    // A seeded sample of 20: the same cases every time.
+    let (_, a) = run(false, 20);
+    let (_, b) = run(false, 20);
+    assert_eq!(a["measurements"][0]["n"], 20);
+    assert_eq!(a, b);
+}

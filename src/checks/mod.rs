@@ -27,6 +27,7 @@ pub mod labels_qc;
 pub mod labels_qualification;
 pub mod labels_reads;
 pub mod labels_reference;
+pub mod model_repeatability;
 pub mod params;
 pub mod registry;
 pub mod segmentation;
@@ -64,6 +65,9 @@ pub struct Lesions {
     pub excluded: Option<crate::data::detections::Points>,
 }
 
+/// A model's second run: each sampled case and its outcome (a score, or why it failed).
+pub type Rerun = Vec<(String, Result<f64, String>)>;
+
 /// Everything the checks may read, loaded once per run.
 #[derive(Debug, Default)]
 pub struct Context {
@@ -76,6 +80,9 @@ pub struct Context {
     pub seed: u64,
     /// Reference standards derived from label sets, by data source name.
     pub references: BTreeMap<String, crate::data::labels::reference::Reference>,
+    /// Second runs of models on a seeded sample of cases, by model name: each sampled case and
+    /// its second outcome (a score, or why it failed).
+    pub repeats: BTreeMap<String, Loaded<Rerun>>,
     /// The key of patient pseudonyms, for identifiers read from case tables.
     pub key: Option<crate::data::pseudonym::PseudonymKey>,
 }
@@ -96,6 +103,8 @@ pub struct Uses {
     )>,
     /// Further files the check reads (hashed into the manifest like every input).
     pub files: Vec<std::path::PathBuf>,
+    /// Models to run a second time on a seeded sample of this many cases (repeatability).
+    pub repeats: Vec<(String, usize)>,
 }
 
 /// The names a spec declares, so checks can validate their references while being built.
@@ -117,6 +126,8 @@ pub struct Names {
     pub detection_models: Vec<String>,
     /// Models with segmentation masks (`masks`).
     pub mask_models: Vec<String>,
+    /// Models attest runs itself (`command:`).
+    pub run_models: Vec<String>,
     /// Reference mask folders.
     pub masks: Vec<String>,
     /// The structures each reference mask folder names (`structures:`), by source name.

@@ -4,7 +4,7 @@ use super::{
     classification, dataset_composition, dataset_independence, deid_audit, detection,
     dicom_acquisition, dicom_attributes, dicom_conformance, labels_agreement, labels_ai_assist,
     labels_provenance, labels_qc, labels_qualification, labels_reads, labels_reference,
-    segmentation, Check, Names,
+    model_repeatability, segmentation, Check, Names,
 };
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::Field;
@@ -137,6 +137,13 @@ pub const KINDS: &[Kind] = &[
         doc: segmentation::DOC,
         params: segmentation::PARAMS,
         build: segmentation::build,
+    },
+    Kind {
+        name: "model.repeatability",
+        summary: "a model attest runs gives the same outputs when run again on a seeded sample of cases",
+        doc: model_repeatability::DOC,
+        params: model_repeatability::PARAMS,
+        build: model_repeatability::build,
     },
 ];
 

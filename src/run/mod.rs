@@ -121,7 +121,16 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
         .filter(|m| used_models.contains(m.name.as_str()))
     {
         if let Some(c) = &m.command {
-            let (loaded, run) = run_command(&m.name, c, &spec_dir, &cx);
+            let repeat = uses
+                .iter()
+                .flat_map(|u| u.repeats.iter())
+                .filter(|(name, _)| *name == m.name)
+                .map(|(_, n)| *n)
+                .max();
+            let (loaded, run, again) = run_command(&m.name, c, &spec_dir, &cx, repeat);
+            if let Some(again) = again {
+                cx.repeats.insert(m.name.clone(), again);
+            }
             for f in &c.files {
                 if let Ok(r) = record(f, &slashed(&relative_path(&spec_dir, f))) {
                     inputs.push(r);
@@ -792,9 +801,11 @@ fn run_command(
     c: &crate::spec::CommandDecl,
     spec_dir: &Path,
     cx: &Context,
+    repeat: Option<usize>,
 ) -> (
     Loaded<crate::data::predictions::Predictions>,
     Option<crate::report::model::ModelRun>,
+    Option<Loaded<crate::checks::Rerun>>,
 ) {
     use crate::model::command::{CommandModel, Outcome, Request};
     let fail = |reason: String| Loaded {
@@ -811,6 +822,7 @@ fn run_command(
             return (
                 fail(format!("its case table `{}` could not be read", c.cases)),
                 None,
+                None,
             )
         }
     };
@@ -821,6 +833,7 @@ fn run_command(
         _ => {
             return (
                 fail(format!("its DICOM source `{}` could not be read", c.images)),
+                None,
                 None,
             )
         }
@@ -833,6 +846,7 @@ fn run_command(
                 c.image_column,
                 table.columns.join(", ")
             )),
+            None,
             None,
         );
     };
@@ -885,7 +899,7 @@ fn run_command(
     };
     let log = match model.run(&requests) {
         Ok(log) => log,
-        Err(e) => return (fail(format!("model `{name}`: {e}")), None),
+        Err(e) => return (fail(format!("model `{name}`: {e}")), None, None),
     };
     let mut csv = csv::Writer::from_writer(Vec::new());
     let _ = csv.write_record(["case_id", "score"]);
@@ -945,7 +959,51 @@ fn run_command(
         output,
         output_csv: csv,
     };
-    (loaded, Some(run))
+    // The repeatability sample: a seeded partial Fisher–Yates shuffle of the sent cases,
+    // rerun in a fresh process, in the table's order.
+    let again = repeat.map(|n| {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cx.seed);
+        rng.set_stream(0x7265_7065); // "repe"
+        let mut order: Vec<usize> = (0..requests.len()).collect();
+        let n = n.min(order.len());
+        for i in 0..n {
+            let j = rng.random_range(i..order.len());
+            order.swap(i, j);
+        }
+        let mut picked = order[..n].to_vec();
+        picked.sort_unstable();
+        let sample: Vec<Request> = picked.iter().map(|&i| requests[i].clone()).collect();
+        match model.run(&sample) {
+            Ok(log) => Loaded {
+                value: Some(
+                    sample
+                        .iter()
+                        .zip(log.outcomes)
+                        .map(|(r, o)| {
+                            let v = match o {
+                                Outcome::Score(x) => Ok(x),
+                                Outcome::Failed { code, message } => {
+                                    Err(format!("{code}: {message}"))
+                                }
+                            };
+                            (r.case_id.clone(), v)
+                        })
+                        .collect(),
+                ),
+                findings: Vec::new(),
+            },
+            Err(e) => Loaded {
+                value: None,
+                findings: vec![Finding::error(
+                    "model-unavailable",
+                    format!("model `{name}` could not be run again: {e}"),
+                    name.to_string(),
+                )],
+            },
+        }
+    });
+    (loaded, Some(run), again)
 }
 
 /// Writes report.json, report.html, report.md and manifest.json into `out`; returns the paths.

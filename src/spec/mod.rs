@@ -414,6 +414,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
             .filter(|m| m.masks)
             .map(|m| m.name.clone())
             .collect(),
+        run_models: models
+            .iter()
+            .filter(|m| m.command.is_some())
+            .map(|m| m.name.clone())
+            .collect(),
         masks: data
             .iter()
             .filter(|d| matches!(d.source, Source::Masks { .. }))

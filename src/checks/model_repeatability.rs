@@ -1,0 +1,171 @@
+//! `model.repeatability`: a model attest runs gives the same scores when run again.
+//!
+//! Documentation for users is in `model_repeatability.md` (shown by `attest explain
+//! model.repeatability`). The runner reruns the model (checks never run models); this compares.
+
+use super::evidence::{Evidence, Finding, Measurement, Status};
+use super::{reference, Check, Context, Names, Uses};
+use crate::data::predictions::Score;
+use crate::spec::diag::Diagnostic;
+use crate::spec::schema::{Field, Ty};
+use crate::spec::yaml::Node;
+
+pub const DOC: &str = include_str!("model_repeatability.md");
+
+pub const PARAMS: &[Field] = &[
+    Field::req("model", Ty::Str, "a `command:` model in `models:`"),
+    Field::opt(
+        "cases",
+        Ty::Int { min: 1 },
+        "how many cases to run again (a seeded sample), default 20",
+    ),
+    Field::opt(
+        "tolerance",
+        Ty::Num {
+            min: 0.0,
+            max: f64::INFINITY,
+        },
+        "largest absolute difference that counts as the same score, default 0 (bit-identical)",
+    ),
+];
+
+#[derive(Debug)]
+pub struct Repeatability {
+    model: String,
+    cases: usize,
+    tolerance: f64,
+}
+
+pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Box<dyn Check>> {
+    let model = node.get("model").and_then(Node::as_str)?.to_string();
+    let before = out.len();
+    reference(
+        node,
+        "model",
+        &model,
+        &names.run_models,
+        "a model attest runs (`command:`) in `models:`",
+        out,
+    );
+    if out.len() > before {
+        return None;
+    }
+    Some(Box::new(Repeatability {
+        model,
+        cases: node
+            .get("cases")
+            .and_then(Node::as_f64)
+            .map_or(20, |x| x as usize),
+        tolerance: node.get("tolerance").and_then(Node::as_f64).unwrap_or(0.0),
+    }))
+}
+
+impl Check for Repeatability {
+    fn uses(&self) -> Uses {
+        Uses {
+            models: vec![self.model.clone()],
+            repeats: vec![(self.model.clone(), self.cases)],
+            ..Uses::default()
+        }
+    }
+
+    fn evaluate(&self, cx: &Context) -> Evidence {
+        let same = if self.tolerance == 0.0 {
+            "bit-identical".to_string()
+        } else {
+            format!("within {} (absolute)", self.tolerance)
+        };
+        let mut method = format!(
+            "model `{}` run again in a fresh process on a seeded sample of up to {} of its cases; \
+             scores {same} count as repeated",
+            self.model, self.cases
+        );
+        let mut findings = Vec::new();
+        let (Some(first), Some(second)) = (cx.models.get(&self.model), cx.repeats.get(&self.model))
+        else {
+            findings.push(Finding::error(
+                "missing-model",
+                format!("model `{}` was not run", self.model),
+                self.model.clone(),
+            ));
+            return Evidence::error(method, findings);
+        };
+        findings.extend(second.findings.iter().cloned());
+        let (Some(first), Some(second)) = (&first.value, &second.value) else {
+            return Evidence::error(method, findings);
+        };
+        let (mut compared, mut agree, mut max_diff) = (0u64, 0u64, 0.0f64);
+        let mut failed = false;
+        for (row, (case, again)) in second.iter().enumerate() {
+            let at = format!("case {case}");
+            match (first.score_near(case, row), again) {
+                (Score::Valid(a), Ok(b)) => {
+                    compared += 1;
+                    let d = (a - b).abs();
+                    max_diff = max_diff.max(d);
+                    let ok = if self.tolerance == 0.0 {
+                        a.to_bits() == b.to_bits()
+                    } else {
+                        d <= self.tolerance
+                    };
+                    if ok {
+                        agree += 1;
+                    } else {
+                        findings.push(Finding::error(
+                            "not-repeatable",
+                            format!("case `{case}`: first {a}, then {b} (difference {d:e})"),
+                            at,
+                        ));
+                    }
+                }
+                (Score::Valid(a), Err(why)) => {
+                    failed = true;
+                    findings.push(Finding::error(
+                        "unrepeatable-failure",
+                        format!(
+                            "case `{case}`: scored {a} the first time, failed the second: {why}"
+                        ),
+                        at,
+                    ));
+                }
+                (_, Ok(b)) => {
+                    failed = true;
+                    findings.push(Finding::error(
+                        "unrepeatable-failure",
+                        format!("case `{case}`: failed the first time, scored {b} the second"),
+                        at,
+                    ));
+                }
+                (_, Err(_)) => findings.push(Finding::warning(
+                    "not-compared",
+                    format!("case `{case}`: failed in both runs; not compared"),
+                    at,
+                )),
+            }
+        }
+        let mut m = Measurement::new("repeatable_share", None);
+        m.n = compared;
+        if compared > 0 {
+            m.estimate = Some(agree as f64 / compared as f64);
+        }
+        method.push_str(&format!("; largest difference {max_diff:e}"));
+        m.status = if compared == 0 {
+            findings.push(Finding::warning(
+                "undecided",
+                "no case was scored in both runs: repeatability not shown",
+                self.model.clone(),
+            ));
+            Status::Inconclusive
+        } else if agree == compared && !failed {
+            Status::Pass
+        } else {
+            Status::Fail
+        };
+        Evidence {
+            status: m.status,
+            method,
+            measurements: vec![m],
+            findings,
+        }
+    }
+}
