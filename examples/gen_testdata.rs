@@ -6,6 +6,7 @@
 //! cargo run --release --example gen_testdata -- conformance DIR
 //! cargo run --release --example gen_testdata -- detection testdata/detection [--seed N]
 //! cargo run --release --example gen_testdata -- segmentation testdata/segmentation [--seed N]
+//! cargo run --release --example gen_testdata -- pipeline tests/fixtures/pipeline
 //! ```
 //!
 //! `demo` writes the demo dataset (replacing a previous demo output in DIR); `bulk` writes COUNT
@@ -17,15 +18,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use attest::synth::{
-    write_bulk, write_conformance_fixtures, write_demo, write_detection, write_segmentation,
-    DEMO_SEED,
+    write_bulk, write_conformance_fixtures, write_demo, write_detection, write_pipeline_fixtures,
+    write_segmentation, DEMO_SEED,
 };
 
 const USAGE: &str = "usage: gen_testdata demo DIR [--seed N]\n       \
                      gen_testdata bulk DIR --count N [--seed N] [--deidentified]\n       \
                      gen_testdata conformance DIR\n       \
                      gen_testdata detection DIR [--seed N]\n       \
-                     gen_testdata segmentation DIR [--seed N]";
+                     gen_testdata segmentation DIR [--seed N]\n       \
+                     gen_testdata pipeline DIR";
 
 enum Command {
     Demo {
@@ -47,6 +49,9 @@ enum Command {
         seed: u64,
     },
     Conformance {
+        dir: PathBuf,
+    },
+    Pipeline {
         dir: PathBuf,
     },
 }
@@ -107,8 +112,12 @@ fn parse(args: &[String]) -> Result<Command, String> {
         [mode, dir] if mode == "conformance" => Ok(Command::Conformance {
             dir: PathBuf::from(dir),
         }),
+        [mode, dir] if mode == "pipeline" => Ok(Command::Pipeline {
+            dir: PathBuf::from(dir),
+        }),
         _ => Err(
-            "expected a mode (demo, bulk, conformance, detection or segmentation) and a folder"
+            "expected a mode (demo, bulk, conformance, detection, segmentation or pipeline) and a \
+             folder"
                 .to_string(),
         ),
     }
@@ -139,6 +148,11 @@ fn run(command: Command) -> Result<(), Box<dyn Error>> {
                 s.lesions,
                 s.bytes
             );
+        }
+        Command::Pipeline { dir } => {
+            for p in write_pipeline_fixtures(&dir)? {
+                println!("{}", dir.join(p).display());
+            }
         }
         Command::Conformance { dir } => {
             for p in write_conformance_fixtures(&dir)? {

@@ -18,6 +18,7 @@ mod deid;
 mod demo;
 mod detection;
 mod nifti;
+mod pipeline;
 mod seg;
 mod segmentation;
 mod uid;
@@ -37,6 +38,7 @@ pub use demo::{
 };
 pub use detection::{write_detection, DetectionSummary};
 pub use nifti::write_mask;
+pub use pipeline::{write_pipeline_fixtures, PIPELINE_SEED, PIPELINE_SLICE_SPACING};
 pub use seg::{
     ds16, write_seg, Code, SegInstance, SegSegment, ALTERED_STRUCTURE, ANATOMICAL_STRUCTURE,
     LESION, LIVER,
