@@ -3,3 +3,4 @@
 //! checks exactly as prediction files do.
 
 pub mod command;
+pub mod pipeline;
