@@ -407,17 +407,16 @@ impl TestSpec {
     }
 }
 
-/// Holm's adjustment across the subgroup measurements (the overall measurement is tested on
-/// its own at alpha). A subgroup whose test could not be computed stays in the family with
-/// p = 1, so the family's size never shrinks; it gets no adjusted p-value.
-pub fn adjust_holm(measurements: &mut [Measurement], alpha: f64) {
+/// The Holm family: the subgroup measurements with a stated test, and their p-values (NaN,
+/// counted as 1, where the test could not be computed).
+fn family(measurements: &[Measurement]) -> (Vec<usize>, Vec<f64>) {
     let idx: Vec<usize> = measurements
         .iter()
         .enumerate()
         .filter(|(_, m)| m.group.is_some() && m.test.is_some())
         .map(|(i, _)| i)
         .collect();
-    let p: Vec<f64> = idx
+    let p = idx
         .iter()
         .map(|&i| {
             measurements[i]
@@ -427,6 +426,14 @@ pub fn adjust_holm(measurements: &mut [Measurement], alpha: f64) {
                 .unwrap_or(f64::NAN)
         })
         .collect();
+    (idx, p)
+}
+
+/// Holm's adjustment across the subgroup measurements (the overall measurement is tested on
+/// its own at alpha). A subgroup whose test could not be computed stays in the family with
+/// p = 1, so the family's size never shrinks; it gets no adjusted p-value.
+pub fn adjust_holm(measurements: &mut [Measurement], alpha: f64) {
+    let (idx, p) = family(measurements);
     for (&i, adj) in idx.iter().zip(hypothesis::holm(&p)) {
         if let Some(t) = measurements[i]
             .test
@@ -447,22 +454,7 @@ pub fn adjust_holm_best(
     best: &mut [Option<Measurement>],
     alpha: f64,
 ) {
-    let idx: Vec<usize> = measurements
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| m.group.is_some() && m.test.is_some())
-        .map(|(i, _)| i)
-        .collect();
-    let observed: Vec<f64> = idx
-        .iter()
-        .map(|&i| {
-            measurements[i]
-                .test
-                .as_ref()
-                .and_then(|t| t.p_value)
-                .unwrap_or(f64::NAN)
-        })
-        .collect();
+    let (idx, observed) = family(measurements);
     for (k, &i) in idx.iter().enumerate() {
         let Some(t) = best[i].as_mut().and_then(|b| b.test.as_mut()) else {
             continue;
