@@ -310,7 +310,7 @@ impl Multiplicity {
 
     /// True when `count` values (at least one) satisfy this multiplicity.
     pub fn allows(&self, count: u32) -> bool {
-        count >= self.min && self.max.is_none_or(|m| count <= m) && count % self.step == 0
+        count >= self.min && self.max.is_none_or(|m| count <= m) && count.is_multiple_of(self.step)
     }
 }
 
