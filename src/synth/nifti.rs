@@ -8,7 +8,6 @@
 //! and data equal to the voxels written (x fastest). The unit tests read files back with
 //! `data::masks`.
 
-use std::io::Write;
 use std::path::Path;
 
 use super::SynthError;
@@ -62,11 +61,7 @@ pub fn write_mask(
     let mut bytes = header(dims, spacing);
     bytes.extend(voxels.iter().map(|&v| u8::from(v)));
     if path.extension().is_some_and(|e| e == "gz") {
-        let mut gz = flate2::GzBuilder::new()
-            .mtime(0)
-            .write(Vec::new(), flate2::Compression::best());
-        gz.write_all(&bytes).expect("in memory");
-        bytes = gz.finish().expect("in memory");
+        bytes = super::gzip::gzip_best(&bytes);
     }
     super::ct::write_bytes(path, &bytes)?;
     Ok(())

@@ -14,7 +14,6 @@
 //! none. `ERRORS.md` lists them; `specs/segmentation.yaml` judges the model.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 use rand::{RngExt, SeedableRng};
@@ -283,11 +282,7 @@ pub fn write_label_nifti(
     h[344..348].copy_from_slice(b"n+1\0");
     h.extend_from_slice(labels);
     if path.extension().is_some_and(|e| e == "gz") {
-        let mut gz = flate2::GzBuilder::new()
-            .mtime(0)
-            .write(Vec::new(), flate2::Compression::best());
-        gz.write_all(&h).expect("in memory");
-        h = gz.finish().expect("in memory");
+        h = super::gzip::gzip_best(&h);
     }
     super::ct::write_bytes(path, &h)?;
     Ok(h.len() as u64)
