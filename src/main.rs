@@ -289,7 +289,7 @@ fn cmd_scan(dir: PathBuf, as_json: bool) -> u8 {
 fn cmd_explain(check: Option<&str>) -> u8 {
     match check {
         None => {
-            println!("Check kinds (attest explain <kind> for the documentation; `attest explain labels` for the label-set format, `attest explain command` for models attest runs):");
+            println!("Check kinds (attest explain <kind> for the documentation; `attest explain labels` for the label-set format; `attest explain command`, `attest explain burn` and `attest explain pipeline` for models attest runs):");
             for k in registry::KINDS {
                 println!("  {:<21} {}", k.name, k.summary);
             }
@@ -301,6 +301,14 @@ fn cmd_explain(check: Option<&str>) -> u8 {
         }
         Some("command") => {
             println!("{}", attest::model::command::DOC);
+            0
+        }
+        Some("burn") => {
+            println!("{}", attest::model::burn::declared::DOC);
+            0
+        }
+        Some("pipeline") => {
+            println!("{}", attest::model::pipeline::DOC);
             0
         }
         Some(name) => match registry::find(name) {

@@ -297,7 +297,7 @@ fn command_model_mistakes_are_spec_errors() {
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let e = lint("  m: { command: [sh, run.sh], images: images }\n");
-    assert!(e.contains("command model `m` needs `cases`"), "{e}");
+    assert!(e.contains("model `m` needs `cases`"), "{e}");
     let e = lint("  m: { command: [sh, run.sh], cases: cases, images: cases }\n");
     assert!(e.contains("`cases` is not a DICOM source"), "{e}");
     let e =
@@ -310,7 +310,7 @@ fn command_model_mistakes_are_spec_errors() {
     assert!(e.contains("`command` is empty"), "{e}");
     let e = lint("  m: { predictions: p.csv, timeout_s: 5 }\n");
     assert!(
-        e.contains("`timeout_s` applies to `command` models only"),
+        e.contains("`timeout_s` applies to models attest runs (`command` or `architecture`) only"),
         "{e}"
     );
 }

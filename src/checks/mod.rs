@@ -28,6 +28,7 @@ pub mod labels_qualification;
 pub mod labels_reads;
 pub mod labels_reference;
 pub mod model_repeatability;
+pub mod model_robustness;
 pub mod params;
 pub mod registry;
 pub mod segmentation;
@@ -83,6 +84,9 @@ pub struct Context {
     /// Second runs of models on a seeded sample of cases, by model name: each sampled case and
     /// its second outcome (a score, or why it failed).
     pub repeats: BTreeMap<String, Loaded<Rerun>>,
+    /// Whole runs of models under declared perturbations: by model name, then by the
+    /// perturbation's label (`noise sigma=20`).
+    pub perturbed: BTreeMap<String, BTreeMap<String, Loaded<Predictions>>>,
     /// The key of patient pseudonyms, for identifiers read from case tables.
     pub key: Option<crate::data::pseudonym::PseudonymKey>,
 }
@@ -105,6 +109,8 @@ pub struct Uses {
     pub files: Vec<std::path::PathBuf>,
     /// Models to run a second time on a seeded sample of this many cases (repeatability).
     pub repeats: Vec<(String, usize)>,
+    /// Models to run again under each of these perturbations (robustness).
+    pub perturbations: Vec<(String, crate::model::perturb::Perturbation)>,
 }
 
 /// The names a spec declares, so checks can validate their references while being built.
@@ -126,8 +132,11 @@ pub struct Names {
     pub detection_models: Vec<String>,
     /// Models with segmentation masks (`masks`).
     pub mask_models: Vec<String>,
-    /// Models attest runs itself (`command:`).
+    /// Models attest runs itself (`command:` or `architecture:`).
     pub run_models: Vec<String>,
+    /// Of those, the networks attest runs in-process (`architecture:`), with whether their
+    /// pipeline has a window (JPEG perturbations need one).
+    pub burn_models: BTreeMap<String, bool>,
     /// Reference mask folders.
     pub masks: Vec<String>,
     /// The structures each reference mask folder names (`structures:`), by source name.

@@ -13,7 +13,11 @@ use crate::spec::yaml::Node;
 pub const DOC: &str = include_str!("model_repeatability.md");
 
 pub const PARAMS: &[Field] = &[
-    Field::req("model", Ty::Str, "a `command:` model in `models:`"),
+    Field::req(
+        "model",
+        Ty::Str,
+        "a model attest runs (`command:` or `architecture:`) in `models:`",
+    ),
     Field::opt(
         "cases",
         Ty::Int { min: 1 },
@@ -32,6 +36,8 @@ pub const PARAMS: &[Field] = &[
 #[derive(Debug)]
 pub struct Repeatability {
     model: String,
+    /// A network attest runs in-process (else a vendor program).
+    burn: bool,
     cases: usize,
     tolerance: f64,
 }
@@ -44,13 +50,14 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
         "model",
         &model,
         &names.run_models,
-        "a model attest runs (`command:`) in `models:`",
+        "a model attest runs (`command:` or `architecture:`) in `models:`",
         out,
     );
     if out.len() > before {
         return None;
     }
     Some(Box::new(Repeatability {
+        burn: names.burn_models.contains_key(&model),
         model,
         cases: node
             .get("cases")
@@ -75,8 +82,13 @@ impl Check for Repeatability {
         } else {
             format!("within {} (absolute)", self.tolerance)
         };
+        let again = if self.burn {
+            "with its weights loaded again into a fresh network, one image per batch,"
+        } else {
+            "in a fresh process"
+        };
         let mut method = format!(
-            "model `{}` run again in a fresh process on a seeded sample of up to {} of its cases; \
+            "model `{}` run again {again} on a seeded sample of up to {} of its cases; \
              scores {same} count as repeated",
             self.model, self.cases
         );

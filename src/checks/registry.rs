@@ -4,7 +4,7 @@ use super::{
     classification, dataset_composition, dataset_independence, deid_audit, detection,
     dicom_acquisition, dicom_attributes, dicom_conformance, labels_agreement, labels_ai_assist,
     labels_provenance, labels_qc, labels_qualification, labels_reads, labels_reference,
-    model_repeatability, segmentation, Check, Names,
+    model_repeatability, model_robustness, segmentation, Check, Names,
 };
 use crate::spec::diag::Diagnostic;
 use crate::spec::schema::Field;
@@ -144,6 +144,13 @@ pub const KINDS: &[Kind] = &[
         doc: model_repeatability::DOC,
         params: model_repeatability::PARAMS,
         build: model_repeatability::build,
+    },
+    Kind {
+        name: "model.robustness",
+        summary: "a network attest runs keeps its performance under declared perturbations (noise, contrast, JPEG, rotation): paired drop with its interval",
+        doc: model_robustness::DOC,
+        params: model_robustness::PARAMS,
+        build: model_robustness::build,
     },
 ];
 

@@ -5,4 +5,5 @@
 
 pub mod burn;
 pub mod command;
+pub mod perturb;
 pub mod pipeline;

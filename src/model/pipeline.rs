@@ -21,6 +21,10 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::data::dicom_index::{parse_full, part10_body};
+use crate::model::perturb::{self, Perturbation};
+
+/// The pipeline's documentation for users (`attest explain pipeline`).
+pub const DOC: &str = include_str!("pipeline.md");
 
 /// Version of the pipeline's definition, part of the canonical JSON: a change to what any step
 /// computes bumps it, so an old manifest's hash never names the new behaviour.
@@ -396,6 +400,8 @@ pub enum PipelineError {
     },
     #[error("{}: no files to assemble into a volume", path.display())]
     EmptySeries { path: PathBuf },
+    #[error("{}: cannot perturb the image: {message}", path.display())]
+    Perturbation { path: PathBuf, message: String },
     #[error("series {} cannot be assembled: {}", path.display(), join(findings))]
     Series {
         path: PathBuf,
@@ -419,6 +425,7 @@ impl PipelineError {
             PipelineError::NoWindow { .. } => "no-window",
             PipelineError::TooLarge { .. } => "output-too-large",
             PipelineError::EmptySeries { .. } => "empty-series",
+            PipelineError::Perturbation { .. } => "perturbation-failed",
             PipelineError::Series { .. } => "series-not-assembled",
         }
     }
@@ -438,6 +445,7 @@ impl PipelineError {
             | PipelineError::NoWindow { path }
             | PipelineError::TooLarge { path, .. }
             | PipelineError::EmptySeries { path }
+            | PipelineError::Perturbation { path, .. }
             | PipelineError::Series { path, .. } => Some(path),
         }
     }
@@ -563,6 +571,35 @@ pub fn image(path: &Path, cfg: &PipelineConfig) -> Result<Prepared, PipelineErro
         let files = folder_files(path)?;
         return assemble(path, &files, cfg);
     }
+    single(path, cfg, None)
+}
+
+/// [`image`] of a single image (not a volume) under a declared perturbation
+/// ([`crate::model::perturb`]): `noise` and `contrast` act on the modality values, `rotation`
+/// and `jpeg` on the plane after the window and before resampling. `seed` seeds the noise
+/// (see [`crate::model::perturb::file_seed`]).
+pub fn image_perturbed(
+    path: &Path,
+    cfg: &PipelineConfig,
+    perturbation: &Perturbation,
+    seed: u64,
+) -> Result<Prepared, PipelineError> {
+    check(cfg)?;
+    if cfg.volume {
+        return Err(PipelineError::Perturbation {
+            path: path.to_path_buf(),
+            message: "perturbations apply to single images, not to volumes".to_string(),
+        });
+    }
+    single(path, cfg, Some((perturbation, seed)))
+}
+
+/// One image file through every step.
+fn single(
+    path: &Path,
+    cfg: &PipelineConfig,
+    perturbation: Option<(&Perturbation, u64)>,
+) -> Result<Prepared, PipelineError> {
     let (obj, header) = open(path)?;
     if cfg.frame >= header.frames {
         return Err(PipelineError::FrameOutOfRange {
@@ -571,7 +608,7 @@ pub fn image(path: &Path, cfg: &PipelineConfig) -> Result<Prepared, PipelineErro
             frames: header.frames,
         });
     }
-    let values = pixel_values(path, &obj, &header, cfg)?;
+    let values = pixel_values(path, &obj, &header, cfg, perturbation)?;
     let plane = Plane {
         rows: header.rows,
         cols: header.cols,
@@ -1135,6 +1172,7 @@ fn pixel_values(
     obj: &DefaultDicomObject,
     h: &Header,
     cfg: &PipelineConfig,
+    perturbation: Option<(&Perturbation, u64)>,
 ) -> Result<Vec<f64>, PipelineError> {
     let window = match &cfg.window {
         None => None,
@@ -1157,7 +1195,13 @@ fn pixel_values(
     let (smin, smax) = stored_range(h.bits_stored, h.signed);
     let range_sum = (h.slope * smin + h.intercept) + (h.slope * smax + h.intercept);
     for v in &mut values {
-        let x = h.slope * *v + h.intercept;
+        *v = h.slope * *v + h.intercept;
+    }
+    if let Some((p, seed)) = perturbation {
+        perturb::modality_stage(p, &mut values, window.map(|(c, _)| c), seed);
+    }
+    for v in &mut values {
+        let x = *v;
         let y = match window {
             Some((c, w)) => voi_linear(x, c, w),
             None => x,
@@ -1167,6 +1211,14 @@ fn pixel_values(
             (true, true) => 1.0 - y,
             (true, false) => range_sum - y,
         };
+    }
+    if let Some((p, _)) = perturbation {
+        perturb::plane_stage(p, &mut values, h.rows, h.cols).map_err(|message| {
+            PipelineError::Perturbation {
+                path: path.to_path_buf(),
+                message,
+            }
+        })?;
     }
     Ok(values)
 }
@@ -1514,7 +1566,7 @@ fn assemble(
     let ordered: Vec<&Opened> = order.iter().map(|&i| &slices[i]).collect();
     let decoded: Vec<Result<Vec<f64>, PipelineError>> = ordered
         .par_iter()
-        .map(|o| pixel_values(&o.path, &o.obj, &o.header, cfg))
+        .map(|o| pixel_values(&o.path, &o.obj, &o.header, cfg, None))
         .collect();
     let mut values = Vec::with_capacity(decoded.len());
     for d in decoded {

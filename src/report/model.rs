@@ -125,18 +125,33 @@ pub struct FileRecord {
     pub bytes: u64,
 }
 
-/// A model attest ran: the command, its identity, and the outputs it gave.
+/// A model attest ran: what identifies it (the program, or the network with its weights,
+/// pipeline, backend and precision), and the outputs it gave.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelRun {
     pub name: String,
+    /// `command` (a vendor program) or `burn` (a network attest runs).
     pub kind: String,
+    /// The program and its arguments (`command`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
-    /// The name and version the program announced in its hello line.
+    /// The name and version the program announced in its hello line (`command`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    pub timeout_s: f64,
-    /// How often the program was started (1 plus one restart per stop).
-    pub starts: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<f64>,
+    /// How often the program was started: 1 plus one restart per stop (`command`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starts: Option<usize>,
+    /// Images sent through the network (`burn`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<usize>,
+    /// The network: architecture, weights (path, format, SHA-256, key map), pipeline (and its
+    /// SHA-256), backend, precision and output rule (`burn`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::model::burn::declared::Identity>,
     pub cases: usize,
     pub scored: usize,
     pub failed: usize,

@@ -23,6 +23,7 @@ use crate::report::model::{
 use crate::report::render::{self, RenderError, Templates};
 use crate::spec::{Source, Spec};
 
+mod models;
 pub mod plan;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -61,9 +62,9 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
         .iter()
         .filter(|m| used_models.contains(m.name.as_str()))
     {
-        if let Some(c) = &m.command {
-            used_data.insert(c.cases.as_str());
-            used_data.insert(c.images.as_str());
+        if let Some(r) = &m.run {
+            used_data.insert(r.cases.as_str());
+            used_data.insert(r.images.as_str());
         }
     }
 
@@ -78,7 +79,7 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
         .chain(
             spec.models
                 .iter()
-                .filter(|m| used_models.contains(m.name.as_str()) && m.command.is_none())
+                .filter(|m| used_models.contains(m.name.as_str()) && m.run.is_none())
                 .map(Job::Model),
         )
         .collect();
@@ -120,24 +121,43 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
         .iter()
         .filter(|m| used_models.contains(m.name.as_str()))
     {
-        if let Some(c) = &m.command {
+        if let Some(r) = &m.run {
             let repeat = uses
                 .iter()
                 .flat_map(|u| u.repeats.iter())
                 .filter(|(name, _)| *name == m.name)
                 .map(|(_, n)| *n)
                 .max();
-            let (loaded, run, again) = run_command(&m.name, c, &spec_dir, &cx, repeat);
-            if let Some(again) = again {
-                cx.repeats.insert(m.name.clone(), again);
-            }
-            for f in &c.files {
-                if let Ok(r) = record(f, &slashed(&relative_path(&spec_dir, f))) {
-                    inputs.push(r);
+            // Each perturbation once, however many requirements ask for it.
+            let mut perturbations: Vec<crate::model::perturb::Perturbation> = Vec::new();
+            for (_, p) in uses
+                .iter()
+                .flat_map(|u| u.perturbations.iter())
+                .filter(|(name, _)| *name == m.name)
+            {
+                if !perturbations.iter().any(|q| q.label() == p.label()) {
+                    perturbations.push(p.clone());
                 }
             }
-            cx.models.insert(m.name.clone(), loaded);
-            model_runs.extend(run);
+            let asked = models::Asked {
+                progress: opts.progress,
+                repeat,
+                perturbations: &perturbations,
+            };
+            let outcome = models::run_model(&m.name, r, &spec_dir, &cx, &asked);
+            if let Some(again) = outcome.again {
+                cx.repeats.insert(m.name.clone(), again);
+            }
+            if !outcome.perturbed.is_empty() {
+                cx.perturbed.insert(m.name.clone(), outcome.perturbed);
+            }
+            for f in &r.files {
+                if let Ok(rec) = record(f, &slashed(&relative_path(&spec_dir, f))) {
+                    inputs.push(rec);
+                }
+            }
+            cx.models.insert(m.name.clone(), outcome.loaded);
+            model_runs.extend(outcome.run);
         }
     }
 
@@ -791,219 +811,6 @@ pub enum WriteError {
     },
     #[error(transparent)]
     Render(#[from] RenderError),
-}
-
-/// Runs a `command:` model on every case of its table: the case's DICOM files (its study's or
-/// series' readable instances) go to the program; its scores become predictions as a file's
-/// would, and each failed case a finding.
-fn run_command(
-    name: &str,
-    c: &crate::spec::CommandDecl,
-    spec_dir: &Path,
-    cx: &Context,
-    repeat: Option<usize>,
-) -> (
-    Loaded<crate::data::predictions::Predictions>,
-    Option<crate::report::model::ModelRun>,
-    Option<Loaded<crate::checks::Rerun>>,
-) {
-    use crate::model::command::{CommandModel, Outcome, Request};
-    let fail = |reason: String| Loaded {
-        value: None,
-        findings: vec![Finding::error(
-            "model-unavailable",
-            reason,
-            name.to_string(),
-        )],
-    };
-    let table = match cx.data.get(&c.cases) {
-        Some(DataSet::Table(Loaded { value: Some(t), .. })) => t,
-        _ => {
-            return (
-                fail(format!("its case table `{}` could not be read", c.cases)),
-                None,
-                None,
-            )
-        }
-    };
-    let index = match cx.data.get(&c.images) {
-        Some(DataSet::Dicom(Loaded {
-            value: Some(ix), ..
-        })) => ix,
-        _ => {
-            return (
-                fail(format!("its DICOM source `{}` could not be read", c.images)),
-                None,
-                None,
-            )
-        }
-    };
-    let Some(col) = table.column(&c.image_column) else {
-        return (
-            fail(format!(
-                "the case table `{}` has no column `{}` (columns are: {})",
-                c.cases,
-                c.image_column,
-                table.columns.join(", ")
-            )),
-            None,
-            None,
-        );
-    };
-    let mut by_uid: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-    for inst in &index.instances {
-        let path = index.root.join(&inst.path);
-        let path = std::fs::canonicalize(&path)
-            .unwrap_or(path)
-            .display()
-            .to_string();
-        by_uid
-            .entry(&inst.study_uid)
-            .or_default()
-            .push(path.clone());
-        by_uid.entry(&inst.series_uid).or_default().push(path);
-    }
-    let mut findings = Vec::new();
-    let mut requests = Vec::new();
-    for row in 0..table.len() {
-        let id = table.id(row);
-        let uid = table.get(row, col);
-        match by_uid.get(uid) {
-            Some(files) => {
-                let mut files = files.clone();
-                files.sort();
-                files.dedup();
-                requests.push(Request {
-                    case_id: id.to_string(),
-                    files,
-                });
-            }
-            None => findings.push(Finding::error(
-                "no-images",
-                format!(
-                    "case `{id}`: no readable DICOM file in `{}` has the study or series UID in `{}`; not sent to model `{name}`",
-                    c.images, c.image_column
-                ),
-                format!("case {id}"),
-            )),
-        }
-    }
-    let model = CommandModel {
-        argv: c.argv.clone(),
-        dir: if spec_dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            spec_dir.to_path_buf()
-        },
-        timeout: std::time::Duration::from_secs_f64(c.timeout_s),
-    };
-    let log = match model.run(&requests) {
-        Ok(log) => log,
-        Err(e) => return (fail(format!("model `{name}`: {e}")), None, None),
-    };
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    let _ = csv.write_record(["case_id", "score"]);
-    let (mut scored, mut failed) = (0, 0);
-    for (req, outcome) in requests.iter().zip(&log.outcomes) {
-        match outcome {
-            Outcome::Score(x) => {
-                scored += 1;
-                let _ = csv.write_record([req.case_id.clone(), x.to_string()]);
-            }
-            Outcome::Failed { code, message } => {
-                failed += 1;
-                findings.push(Finding::error(
-                    code,
-                    format!("case `{}`: {message}", req.case_id),
-                    format!("case {}", req.case_id),
-                ));
-            }
-        }
-    }
-    let csv = String::from_utf8(csv.into_inner().unwrap_or_default()).unwrap_or_default();
-    let output = format!("models/{name}.csv");
-    let predictions =
-        crate::data::predictions::parse_predictions(csv.as_bytes(), &output, "case_id", "score");
-    let loaded = match predictions {
-        Ok((p, more)) => {
-            findings.extend(more);
-            Loaded {
-                value: Some(p),
-                findings,
-            }
-        }
-        Err(e) => {
-            findings.push(Finding::error(
-                "unreadable-data",
-                e.to_string(),
-                output.clone(),
-            ));
-            Loaded {
-                value: None,
-                findings,
-            }
-        }
-    };
-    let run = crate::report::model::ModelRun {
-        name: name.to_string(),
-        kind: "command".to_string(),
-        command: c.argv.clone(),
-        model: log.hello.as_ref().map(|h| h.model.clone()),
-        version: log.hello.as_ref().map(|h| h.version.clone()),
-        timeout_s: c.timeout_s,
-        starts: log.starts,
-        cases: table.len(),
-        scored,
-        failed,
-        output_sha256: sha256_hex(csv.as_bytes()),
-        output,
-        output_csv: csv,
-    };
-    // The repeatability sample: a seeded partial Fisher–Yates shuffle of the sent cases,
-    // rerun in a fresh process, in the table's order.
-    let again = repeat.map(|n| {
-        use rand::{RngExt, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cx.seed);
-        rng.set_stream(0x7265_7065); // "repe"
-        let mut order: Vec<usize> = (0..requests.len()).collect();
-        let n = n.min(order.len());
-        for i in 0..n {
-            let j = rng.random_range(i..order.len());
-            order.swap(i, j);
-        }
-        let mut picked = order[..n].to_vec();
-        picked.sort_unstable();
-        let sample: Vec<Request> = picked.iter().map(|&i| requests[i].clone()).collect();
-        match model.run(&sample) {
-            Ok(log) => Loaded {
-                value: Some(
-                    sample
-                        .iter()
-                        .zip(log.outcomes)
-                        .map(|(r, o)| {
-                            let v = match o {
-                                Outcome::Score(x) => Ok(x),
-                                Outcome::Failed { code, message } => {
-                                    Err(format!("{code}: {message}"))
-                                }
-                            };
-                            (r.case_id.clone(), v)
-                        })
-                        .collect(),
-                ),
-                findings: Vec::new(),
-            },
-            Err(e) => Loaded {
-                value: None,
-                findings: vec![Finding::error(
-                    "model-unavailable",
-                    format!("model `{name}` could not be run again: {e}"),
-                    name.to_string(),
-                )],
-            },
-        }
-    });
-    (loaded, Some(run), again)
 }
 
 /// Writes report.json, report.html, report.md and manifest.json into `out`; returns the paths.

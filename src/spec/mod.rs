@@ -6,6 +6,7 @@
 
 pub mod diag;
 pub mod expr;
+pub mod models;
 pub mod schema;
 pub mod yaml;
 
@@ -16,6 +17,8 @@ use crate::checks::registry::{self, Kind};
 use crate::checks::{Check, Names};
 use crate::data::hash::sha256_hex;
 use diag::{Diagnostic, SpecErrors};
+use models::MODEL_FIELDS;
+pub use models::{Engine, ModelDecl, RunDecl};
 use schema::{validate_fields, Field, Ty};
 use yaml::Node;
 
@@ -96,55 +99,6 @@ const DATA_FIELDS: &[Field] = &[
 
 /// A structure's label value or segment number: 0 is background in both formats.
 const STRUCTURE_VALUE: Ty = Ty::Int { min: 1 };
-
-const MODEL_FIELDS: &[Field] = &[
-    Field::opt(
-        "predictions",
-        Ty::Path,
-        "CSV file of the model's outputs, one row per case",
-    ),
-    Field::opt(
-        "detections",
-        Ty::Path,
-        "CSV of the model's detection candidates, LUNA16 format: seriesuid,coordX,coordY,coordZ,probability",
-    ),
-    Field::opt(
-        "masks",
-        Ty::Path,
-        "folder of the model's segmentation masks, one file per case: <case_id>.nii[.gz] (NIfTI) or <case_id>.dcm (DICOM SEG)",
-    ),
-    Field::opt(
-        "structures",
-        Ty::MapOf(&STRUCTURE_VALUE),
-        "with `masks`: structure name → label value (NIfTI) or segment number (DICOM SEG), for `structure:` of `segmentation`",
-    ),
-    Field::opt(
-        "id_column",
-        Ty::Str,
-        "case identifier column, default `case_id`",
-    ),
-    Field::opt("score_column", Ty::Str, "score column, default `score`"),
-    Field::opt(
-        "command",
-        Ty::List(&Ty::Str),
-        "a program attest runs to score each case (protocol attest-model/1: `attest explain command`), e.g. [python3, vendor/run.py]",
-    ),
-    Field::opt("cases", Ty::Str, "with `command`: the case table (in `data:`) whose cases are scored"),
-    Field::opt("images", Ty::Str, "with `command`: the DICOM source (in `data:`) the case files come from"),
-    Field::opt(
-        "image_column",
-        Ty::Str,
-        "with `command`: the case-table column holding each case's StudyInstanceUID or SeriesInstanceUID, default `study_uid`",
-    ),
-    Field::opt(
-        "timeout_s",
-        Ty::Num {
-            min: 0.001,
-            max: 86400.0,
-        },
-        "with `command`: seconds one case (and the hello line) may take, default 60",
-    ),
-];
 
 pub const TOP: &[Field] = &[
     Field::req("attest", Ty::Int { min: 1 }, "spec format version: 1"),
@@ -234,36 +188,6 @@ pub enum Source {
 pub struct DataDecl {
     pub name: String,
     pub source: Source,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelDecl {
-    pub name: String,
-    /// The model's output: a file of case scores or detection candidates, or a mask folder.
-    pub predictions: PathBuf,
-    pub detections: bool,
-    pub masks: bool,
-    /// With `masks`: structure name → label value (NIfTI) or segment number (DICOM SEG).
-    pub structures: BTreeMap<String, u32>,
-    /// A program attest runs to score each case (then `predictions` is the spec's folder).
-    pub command: Option<CommandDecl>,
-    pub id_column: String,
-    pub score_column: String,
-}
-
-/// A `command:` model: the program and where its cases and their files come from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CommandDecl {
-    pub argv: Vec<String>,
-    /// The case table's name in `data:`.
-    pub cases: String,
-    /// The DICOM source's name in `data:`.
-    pub images: String,
-    /// The column holding each case's StudyInstanceUID or SeriesInstanceUID.
-    pub image_column: String,
-    pub timeout_s: f64,
-    /// Arguments that name existing files in the spec's folder (hashed as inputs).
-    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -416,8 +340,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
             .collect(),
         run_models: models
             .iter()
-            .filter(|m| m.command.is_some())
+            .filter(|m| m.run.is_some())
             .map(|m| m.name.clone())
+            .collect(),
+        burn_models: models
+            .iter()
+            .filter_map(|m| {
+                let b = m.run.as_ref()?.burn()?;
+                Some((m.name.clone(), b.pipeline.window.is_some()))
+            })
             .collect(),
         masks: data
             .iter()
@@ -594,167 +525,8 @@ fn sources(root: &Node, dir: &Path, out: &mut Vec<Diagnostic>) -> (Vec<DataDecl>
             );
         }
     }
-    let mut models = Vec::new();
-    for (k, v) in root.get("models").and_then(Node::as_map).unwrap_or(&[]) {
-        if let Some(cmd) = v.get("command") {
-            if let Some(m) = command_model(&k.name, v, cmd, dir, &data, out) {
-                models.push(m);
-            }
-            continue;
-        }
-        for key in ["cases", "images", "image_column", "timeout_s"] {
-            if let Some(n) = v.key(key) {
-                out.push(
-                    Diagnostic::new(
-                        "unused-parameter",
-                        format!("`{key}` applies to `command` models only"),
-                        &n.pos,
-                    )
-                    .label("remove this"),
-                );
-            }
-        }
-        let (p, detections, masks) = match (
-            v.get("predictions"),
-            v.get("detections"),
-            v.get("masks"),
-        ) {
-            (Some(p), None, None) => (p, false, false),
-            (None, Some(d), None) => (d, true, false),
-            (None, None, Some(m)) => (m, false, true),
-            _ => {
-                out.push(
-                    Diagnostic::new(
-                        "invalid-model",
-                        format!(
-                            "model `{}` must have exactly one of `predictions`, `detections` or `masks`",
-                            k.name
-                        ),
-                        &v.pos,
-                    )
-                    .label(
-                        "e.g. `{ predictions: scores.csv }` or `{ detections: candidates.csv }`",
-                    ),
-                );
-                continue;
-            }
-        };
-        if !masks {
-            structures(v, false, &k.name, out);
-        }
-        if let Some(path) = existing(p, dir, masks, out) {
-            let col = |key: &str, default: &str| {
-                v.get(key)
-                    .and_then(Node::as_str)
-                    .unwrap_or(default)
-                    .to_string()
-            };
-            models.push(ModelDecl {
-                name: k.name.clone(),
-                predictions: path,
-                detections,
-                masks,
-                structures: structures(v, masks, &k.name, out),
-                command: None,
-                id_column: col("id_column", "case_id"),
-                score_column: col("score_column", "score"),
-            });
-        }
-    }
+    let models = models::models(root, dir, &data, out);
     (data, models)
-}
-
-/// A `command:` model: the program, its case table and DICOM source (which must be declared
-/// in `data:` with those kinds), and the files its arguments name.
-fn command_model(
-    name: &str,
-    v: &Node,
-    cmd: &Node,
-    dir: &Path,
-    data: &[DataDecl],
-    out: &mut Vec<Diagnostic>,
-) -> Option<ModelDecl> {
-    for key in ["predictions", "detections", "masks", "structures"] {
-        if let Some(n) = v.key(key) {
-            out.push(
-                Diagnostic::new(
-                    "invalid-model",
-                    format!("model `{name}`: `{key}` and `command` exclude each other"),
-                    &n.pos,
-                )
-                .label("a command model produces its own scores"),
-            );
-        }
-    }
-    let argv: Vec<String> = cmd
-        .as_seq()
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(|n| n.as_str().map(str::to_string))
-        .collect();
-    if argv.is_empty() {
-        out.push(
-            Diagnostic::new("invalid-model", "`command` is empty", &cmd.pos)
-                .label("e.g. `[python3, vendor/run.py]`"),
-        );
-    }
-    let mut source = |key: &str, is_kind: fn(&Source) -> bool, what: &str| -> Option<String> {
-        let Some(n) = v.get(key) else {
-            out.push(
-                Diagnostic::new(
-                    "missing-key",
-                    format!("command model `{name}` needs `{key}`: {what}"),
-                    &v.pos,
-                )
-                .label(format!("add `{key}:`")),
-            );
-            return None;
-        };
-        let value = n.as_str()?.to_string();
-        let known: Vec<String> = data
-            .iter()
-            .filter(|d| is_kind(&d.source))
-            .map(|d| d.name.clone())
-            .collect();
-        crate::checks::reference(v, key, &value, &known, what, out);
-        Some(value)
-    };
-    let cases = source(
-        "cases",
-        |s| matches!(s, Source::Table { .. }),
-        "a case table (`table:`) in `data:`",
-    );
-    let images = source(
-        "images",
-        |s| matches!(s, Source::Dicom { .. }),
-        "a DICOM source (`dicom:`) in `data:`",
-    );
-    let files = argv
-        .iter()
-        .map(|a| dir.join(a))
-        .filter(|p| p.is_file())
-        .collect();
-    Some(ModelDecl {
-        name: name.to_string(),
-        predictions: dir.to_path_buf(),
-        detections: false,
-        masks: false,
-        structures: BTreeMap::new(),
-        command: Some(CommandDecl {
-            argv,
-            cases: cases?,
-            images: images?,
-            image_column: v
-                .get("image_column")
-                .and_then(Node::as_str)
-                .unwrap_or("study_uid")
-                .to_string(),
-            timeout_s: v.get("timeout_s").and_then(Node::as_f64).unwrap_or(60.0),
-            files,
-        }),
-        id_column: "case_id".to_string(),
-        score_column: "score".to_string(),
-    })
 }
 
 /// The `structures:` map of a mask source or model (`masks` says whether it is one): names to

@@ -42,6 +42,9 @@ pub enum Ty {
     KeywordMap(&'static Ty),
     /// A pass expression such as `ci_low >= 0.80 and n >= 30`.
     Expr,
+    /// A mapping whose shape a serde type defines: the loader deserialises it (reporting
+    /// unknown keys and wrong types), and the JSON Schema is the type's own (schemars).
+    Serde(fn() -> Json),
     /// The requirement list: each item's keys depend on its `check` (see `checks/registry.rs`);
     /// validated item by item by the spec loader.
     Requirements,
@@ -158,6 +161,11 @@ pub fn validate(node: &Node, ty: &Ty, what: &str, out: &mut Vec<Diagnostic>) {
                 out.push(type_error(node, "a list", what));
             }
         }
+        Ty::Serde(_) => {
+            if node.as_map().is_none() {
+                out.push(type_error(node, "a mapping", what));
+            }
+        }
         Ty::MapOf(value_ty) | Ty::KeywordMap(value_ty) => match node.as_map() {
             Some(entries) => {
                 for (k, v) in entries {
@@ -246,6 +254,7 @@ pub fn json_schema(ty: &Ty) -> Json {
         Ty::Enum(options) => json!({"type": "string", "enum": options}),
         Ty::List(item) => json!({"type": "array", "items": json_schema(item)}),
         Ty::Obj(fields) => object_schema(fields),
+        Ty::Serde(schema) => schema(),
         Ty::Requirements => {
             let kinds: Vec<Json> = crate::checks::registry::KINDS
                 .iter()

@@ -16,6 +16,7 @@
 //! silently change backend.
 
 mod cpu_conv;
+pub mod declared;
 pub mod resnet;
 pub mod unet;
 pub mod weights;

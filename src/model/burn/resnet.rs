@@ -25,7 +25,7 @@ use super::weights::{self, KeyMap, WeightsError, WeightsInfo};
 use super::{check_input, run_batched, Backend, InputError};
 
 /// A ResNet with basic blocks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResNetConfig {
     /// Image channels (3 for RGB, 1 for a CT or X-ray window).

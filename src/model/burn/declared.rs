@@ -1,0 +1,339 @@
+//! A burn model as a spec declares it, and how it scores cases: each case's DICOM files go
+//! through the declared image pipeline, the network runs on the prepared images in batches,
+//! and the declared output rule turns the images' class probabilities into the case's score.
+//!
+//! The spec loader builds a [`BurnModelDecl`]; the runner calls [`load`] and then
+//! [`score_cases`] (once for the run, again for a repeatability sample, and once per declared
+//! perturbation for `model.robustness`). Documentation for users: `attest explain burn`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Backend, ClassifierModel, KeyMap, ResNetConfig, WeightsError, WeightsInfo};
+use crate::model::command::{Outcome, Request};
+use crate::model::perturb::Perturbation;
+use crate::model::pipeline::{self, PipelineConfig, Prepared};
+
+/// Documentation for users (`attest explain burn`).
+pub const DOC: &str = include_str!("burn.md");
+
+/// The network, as the spec's `architecture:` names it: `{ resnet: { .. } }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Architecture {
+    /// A ResNet classifier with basic blocks (`attest explain burn`).
+    Resnet(ResNetConfig),
+}
+
+impl Architecture {
+    /// The channels the network takes.
+    pub fn in_channels(&self) -> usize {
+        match self {
+            Architecture::Resnet(c) => c.in_channels,
+        }
+    }
+
+    /// Problems with the configuration itself, as `(field, message)`.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        match self {
+            Architecture::Resnet(c) => {
+                if c.num_classes < 2 {
+                    out.push((
+                        "resnet.num_classes".to_string(),
+                        format!(
+                            "is {}; a classifier's score is a softmax probability, which needs at least 2 classes",
+                            c.num_classes
+                        ),
+                    ));
+                }
+                for (field, value) in [("in_channels", c.in_channels), ("width", c.width)] {
+                    if value == 0 {
+                        out.push((format!("resnet.{field}"), "must be at least 1".to_string()));
+                    }
+                }
+                if c.layers.contains(&0) {
+                    out.push((
+                        "resnet.layers".to_string(),
+                        format!(
+                            "{:?}: every stage needs at least one block (a stage without blocks would not change the channel count the next stage expects)",
+                            c.layers
+                        ),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// The class count, for checking the output rule.
+    pub fn classes(&self) -> usize {
+        match self {
+            Architecture::Resnet(c) => c.num_classes,
+        }
+    }
+}
+
+/// How several images of one case combine into its score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    /// The largest image probability (a case is positive if any image is).
+    Max,
+    /// The mean of the image probabilities.
+    Mean,
+}
+
+impl Aggregate {
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregate::Max => "max",
+            Aggregate::Mean => "mean",
+        }
+    }
+
+    /// Combines `values` (not empty). The mean sums in input order, so it is deterministic.
+    pub fn apply(self, values: &[f64]) -> f64 {
+        match self {
+            Aggregate::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            Aggregate::Mean => values.iter().sum::<f64>() / values.len() as f64,
+        }
+    }
+}
+
+/// A burn model declared in a spec: everything that decides its scores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurnModelDecl {
+    pub architecture: Architecture,
+    pub weights: PathBuf,
+    /// The SHA-256 the weights file must have (a locked model), when the spec pins one.
+    pub weights_sha256: Option<String>,
+    pub key_map: KeyMap,
+    pub backend: Backend,
+    pub batch_size: usize,
+    pub pipeline: PipelineConfig,
+    /// The class whose probability is the image's score.
+    pub class: usize,
+    pub aggregate: Aggregate,
+}
+
+/// A loaded burn model, ready to score cases.
+#[derive(Debug)]
+pub struct Loaded {
+    model: ClassifierModel,
+    decl: BurnModelDecl,
+}
+
+/// Why a declared model could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    #[error(
+        "the weights file {} has SHA-256 {found}, but the spec pins {expected}: this is not the locked model",
+        path.display()
+    )]
+    Pin {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+}
+
+/// Builds the network and loads its weights under the strict policy; checks the pinned hash.
+pub fn load(decl: &BurnModelDecl) -> Result<Loaded, LoadError> {
+    let model = match &decl.architecture {
+        Architecture::Resnet(config) => {
+            ClassifierModel::load_on(config, &decl.weights, &decl.key_map, decl.backend)?
+                .with_batch_size(decl.batch_size)
+        }
+    };
+    if let Some(expected) = &decl.weights_sha256 {
+        let found = &model.weights().sha256;
+        if !found.eq_ignore_ascii_case(expected) {
+            return Err(LoadError::Pin {
+                path: decl.weights.clone(),
+                expected: expected.clone(),
+                found: found.clone(),
+            });
+        }
+    }
+    Ok(Loaded {
+        model,
+        decl: decl.clone(),
+    })
+}
+
+/// What identifies a model run, for the manifest and the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Identity {
+    /// The architecture as declared, defaults filled in.
+    pub architecture: Architecture,
+    pub weights: WeightsInfo,
+    /// The pipeline's canonical JSON and its SHA-256.
+    pub pipeline: serde_json::Value,
+    pub pipeline_sha256: String,
+    pub backend: &'static str,
+    /// The arithmetic the network runs in.
+    pub precision: &'static str,
+    pub batch_size: usize,
+    /// The output rule: which class's probability, and how images combine per case.
+    pub class: usize,
+    pub aggregate: &'static str,
+}
+
+impl Loaded {
+    pub fn identity(&self) -> Identity {
+        let canonical = self.decl.pipeline.canonical_json();
+        Identity {
+            architecture: self.decl.architecture.clone(),
+            weights: self.model.weights().clone(),
+            pipeline: serde_json::from_str(&canonical).unwrap_or(serde_json::Value::Null),
+            pipeline_sha256: self.decl.pipeline.sha256(),
+            backend: self.model.backend().name(),
+            precision: "float32",
+            batch_size: self.decl.batch_size,
+            class: self.decl.class,
+            aggregate: self.decl.aggregate.name(),
+        }
+    }
+
+    /// Scores each request's case (one outcome per request, in order): its files are prepared
+    /// (in parallel), run through the network in batches of images of one size, and their
+    /// class probabilities combined. A case any of whose files cannot be prepared is not
+    /// scored: a score from part of its images could miss what the rest show.
+    ///
+    /// With `perturbation`, each prepared image is perturbed first (`perturb`), seeded by
+    /// `seed` and the file's name relative to `root`, so a rerun perturbs identically.
+    pub fn score_cases(
+        &self,
+        requests: &[Request],
+        root: &Path,
+        perturbation: Option<(&Perturbation, u64)>,
+        progress: &dyn Fn(usize),
+    ) -> Vec<Outcome> {
+        let files: Vec<PathBuf> = requests
+            .iter()
+            .flat_map(|r| r.files.iter().map(PathBuf::from))
+            .collect();
+        let prepared: Vec<Result<Prepared, String>> = files
+            .par_iter()
+            .map(|path| self.prepare(path, root, perturbation))
+            .collect();
+        // Images of one shape run together; results go back to their file's slot.
+        let mut probability: Vec<Option<Result<f64, String>>> = vec![None; files.len()];
+        let mut by_shape: BTreeMap<Vec<usize>, Vec<usize>> = BTreeMap::new();
+        for (i, p) in prepared.iter().enumerate() {
+            match p {
+                Ok(p) => by_shape.entry(p.shape.clone()).or_default().push(i),
+                Err(e) => probability[i] = Some(Err(e.clone())),
+            }
+        }
+        let mut done = 0;
+        for (shape, members) in &by_shape {
+            for chunk in members.chunks(CHUNK) {
+                let [c, h, w] = [shape[0], shape[1], shape[2]];
+                let mut data = Vec::with_capacity(chunk.len() * c * h * w);
+                for &i in chunk {
+                    if let Ok(p) = &prepared[i] {
+                        data.extend_from_slice(&p.data);
+                    }
+                }
+                match self.model.predict(&data, [chunk.len(), c, h, w]) {
+                    Ok(out) => {
+                        for (&i, probs) in chunk.iter().zip(out) {
+                            probability[i] = Some(match probs.get(self.decl.class) {
+                                Some(&x) if x.is_finite() => Ok(f64::from(x)),
+                                Some(&x) => Err(format!(
+                                    "the network gave {x} for class {}",
+                                    self.decl.class
+                                )),
+                                None => Err(format!("the network gave {} classes", probs.len())),
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        for &i in chunk {
+                            probability[i] = Some(Err(e.to_string()));
+                        }
+                    }
+                }
+                done += chunk.len();
+                progress(done);
+            }
+        }
+        let mut next = 0;
+        requests
+            .iter()
+            .map(|r| {
+                let mine = &probability[next..next + r.files.len()];
+                next += r.files.len();
+                self.combine(mine)
+            })
+            .collect()
+    }
+
+    /// One file through the pipeline (and the perturbation), as a `[C, H, W]` image.
+    fn prepare(
+        &self,
+        path: &Path,
+        root: &Path,
+        perturbation: Option<(&Perturbation, u64)>,
+    ) -> Result<Prepared, String> {
+        let shown = path.strip_prefix(root).unwrap_or(path);
+        let prepared = match perturbation {
+            None => pipeline::image(path, &self.decl.pipeline),
+            Some((p, seed)) => {
+                let file_seed = crate::model::perturb::file_seed(seed, &shown.to_string_lossy());
+                pipeline::image_perturbed(path, &self.decl.pipeline, p, file_seed)
+            }
+        };
+        let prepared = prepared.map_err(|e| format!("{}: {e}", e.code()))?;
+        if prepared.shape.len() != 3 {
+            return Err(format!(
+                "{}: the pipeline gave a {}-dimensional input; the classifier takes images",
+                shown.display(),
+                prepared.shape.len()
+            ));
+        }
+        Ok(prepared)
+    }
+
+    /// A case's outcome from its images' probabilities (all present by now).
+    fn combine(&self, images: &[Option<Result<f64, String>>]) -> Outcome {
+        let mut values = Vec::with_capacity(images.len());
+        for p in images {
+            match p {
+                Some(Ok(x)) => values.push(*x),
+                Some(Err(e)) => {
+                    return Outcome::Failed {
+                        code: "model-input",
+                        message: format!(
+                            "{e}; the case is not scored (a score from part of its images could miss what the rest show)"
+                        ),
+                    }
+                }
+                None => {
+                    return Outcome::Failed {
+                        code: "model-input",
+                        message: "an image was not run".to_string(),
+                    }
+                }
+            }
+        }
+        if values.is_empty() {
+            return Outcome::Failed {
+                code: "no-images",
+                message: "the case has no images".to_string(),
+            };
+        }
+        Outcome::Score(self.decl.aggregate.apply(&values))
+    }
+}
+
+/// Images per forward call between progress updates (the model batches within it).
+const CHUNK: usize = 64;

@@ -1,0 +1,391 @@
+//! Running the models a spec declares with `command` or `architecture`: each case of the case
+//! table gets its DICOM files (its study's or series' readable instances), the model scores
+//! it, and the scores become predictions as a file's would; each failed case is a finding.
+//!
+//! Also the extra runs checks ask for: a seeded sample run again (`model.repeatability`) and
+//! whole runs under declared perturbations (`model.robustness`).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use crate::checks::evidence::Finding;
+use crate::checks::{Context, DataSet, Loaded, Rerun};
+use crate::data::hash::sha256_hex;
+use crate::data::predictions::{parse_predictions, Predictions};
+use crate::model::burn::declared::{self, BurnModelDecl};
+use crate::model::command::{CommandModel, Outcome, Request};
+use crate::model::perturb::Perturbation;
+use crate::report::model::ModelRun;
+use crate::spec::{Engine, RunDecl};
+
+/// What running one model gave.
+pub(super) struct ModelOutcome {
+    /// Its scores, as predictions, with a finding per case it could not score.
+    pub loaded: Loaded<Predictions>,
+    /// What ran, for the report and the manifest (None when nothing could run).
+    pub run: Option<ModelRun>,
+    /// The repeatability sample's second outcomes, when a check asked for them.
+    pub again: Option<Loaded<Rerun>>,
+    /// Scores under each requested perturbation, by its label.
+    pub perturbed: BTreeMap<String, Loaded<Predictions>>,
+}
+
+impl ModelOutcome {
+    fn unavailable(name: &str, reason: String) -> ModelOutcome {
+        ModelOutcome {
+            loaded: Loaded {
+                value: None,
+                findings: vec![Finding::error(
+                    "model-unavailable",
+                    reason,
+                    name.to_string(),
+                )],
+            },
+            run: None,
+            again: None,
+            perturbed: BTreeMap::new(),
+        }
+    }
+}
+
+/// The cases to send and the folder their files' names are relative to.
+struct Cases {
+    requests: Vec<Request>,
+    /// Cases of the table without images (`no-images` findings).
+    findings: Vec<Finding>,
+    total: usize,
+    root: PathBuf,
+}
+
+/// What the checks ask of a model beyond its run, and how to show progress.
+pub(super) struct Asked<'a> {
+    /// Draw progress bars (on a terminal only).
+    pub progress: bool,
+    /// Rerun a seeded sample of this many cases (`model.repeatability`).
+    pub repeat: Option<usize>,
+    /// Run every case under each (`model.robustness`).
+    pub perturbations: &'a [Perturbation],
+}
+
+/// Runs model `name` on every case of its table, and what the checks ask besides.
+pub(super) fn run_model(
+    name: &str,
+    r: &RunDecl,
+    spec_dir: &Path,
+    cx: &Context,
+    asked: &Asked,
+) -> ModelOutcome {
+    let cases = match cases(name, r, cx) {
+        Ok(c) => c,
+        Err(reason) => return ModelOutcome::unavailable(name, reason),
+    };
+    let sample = asked
+        .repeat
+        .map(|n| sample(cx.seed, cases.requests.len(), n));
+    match &r.engine {
+        Engine::Command { argv, timeout_s } => {
+            let model = CommandModel {
+                argv: argv.clone(),
+                dir: if spec_dir.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    spec_dir.to_path_buf()
+                },
+                timeout: std::time::Duration::from_secs_f64(*timeout_s),
+            };
+            let log = match model.run(&cases.requests) {
+                Ok(log) => log,
+                Err(e) => return ModelOutcome::unavailable(name, format!("model `{name}`: {e}")),
+            };
+            let (loaded, mut run) = collect(name, &cases, &log.outcomes);
+            run.kind = "command".to_string();
+            run.command = argv.clone();
+            run.model = log.hello.as_ref().map(|h| h.model.clone());
+            run.version = log.hello.as_ref().map(|h| h.version.clone());
+            run.timeout_s = Some(*timeout_s);
+            run.starts = Some(log.starts);
+            let again = sample.map(|picked| {
+                let requests: Vec<Request> =
+                    picked.iter().map(|&i| cases.requests[i].clone()).collect();
+                match model.run(&requests) {
+                    Ok(log) => rerun(&requests, log.outcomes),
+                    Err(e) => again_failed(name, e.to_string()),
+                }
+            });
+            ModelOutcome {
+                loaded,
+                run: Some(run),
+                again,
+                perturbed: BTreeMap::new(),
+            }
+        }
+        Engine::Burn(decl) => run_burn(name, decl, &cases, spec_dir, cx.seed, sample, asked),
+    }
+}
+
+fn run_burn(
+    name: &str,
+    decl: &BurnModelDecl,
+    cases: &Cases,
+    spec_dir: &Path,
+    seed: u64,
+    sample: Option<Vec<usize>>,
+    asked: &Asked,
+) -> ModelOutcome {
+    let model = match declared::load(decl) {
+        Ok(m) => m,
+        Err(e) => return ModelOutcome::unavailable(name, format!("model `{name}`: {e}")),
+    };
+    let images: usize = cases.requests.iter().map(|r| r.files.len()).sum();
+    let scored =
+        |what: String, requests: &[Request], perturbation: Option<(&Perturbation, u64)>| {
+            let total: usize = requests.iter().map(|r| r.files.len()).sum();
+            let bar = bar(asked.progress, total, &what);
+            let outcomes = model.score_cases(requests, &cases.root, perturbation, &|done| {
+                if let Some(b) = &bar {
+                    b.set_position(done as u64);
+                }
+            });
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            outcomes
+        };
+    let outcomes = scored(format!("model {name}"), &cases.requests, None);
+    let (loaded, mut run) = collect(name, cases, &outcomes);
+    run.kind = "burn".to_string();
+    run.images = Some(images);
+    let mut identity = model.identity();
+    // Shown relative to the spec, as every input is, so the report does not depend on where
+    // attest was started.
+    identity.weights.path = crate::report::manifest::relative_path(spec_dir, &decl.weights);
+    run.network = Some(identity);
+    // The second run loads the weights again into a fresh network and runs one image per
+    // batch, so neither a shared state nor the batch composition can make it agree.
+    let again = sample.map(|picked| {
+        let requests: Vec<Request> = picked.iter().map(|&i| cases.requests[i].clone()).collect();
+        let fresh = BurnModelDecl {
+            batch_size: 1,
+            ..decl.clone()
+        };
+        match declared::load(&fresh) {
+            Ok(m) => rerun(
+                &requests,
+                m.score_cases(&requests, &cases.root, None, &|_| {}),
+            ),
+            Err(e) => again_failed(name, e.to_string()),
+        }
+    });
+    let perturbed = asked
+        .perturbations
+        .iter()
+        .map(|p| {
+            let label = p.label();
+            let p_seed = crate::model::perturb::file_seed(seed, &label);
+            let outcomes = scored(
+                format!("model {name}, {label}"),
+                &cases.requests,
+                Some((p, p_seed)),
+            );
+            let (loaded, _) = collect(&format!("{name} ({label})"), cases, &outcomes);
+            (label, loaded)
+        })
+        .collect();
+    ModelOutcome {
+        loaded,
+        run: Some(run),
+        again,
+        perturbed,
+    }
+}
+
+fn bar(progress: bool, total: usize, what: &str) -> Option<indicatif::ProgressBar> {
+    if !progress || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new(total as u64);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{what}: {{pos}}/{{len}} images {{wide_bar}} {{per_sec}} eta {{eta}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(b)
+}
+
+/// Each case of the table with its DICOM files, found through the image column's study or
+/// series UID among the DICOM source's readable instances.
+fn cases(name: &str, r: &RunDecl, cx: &Context) -> Result<Cases, String> {
+    let table = match cx.data.get(&r.cases) {
+        Some(DataSet::Table(Loaded { value: Some(t), .. })) => t,
+        _ => return Err(format!("its case table `{}` could not be read", r.cases)),
+    };
+    let index = match cx.data.get(&r.images) {
+        Some(DataSet::Dicom(Loaded {
+            value: Some(ix), ..
+        })) => ix,
+        _ => return Err(format!("its DICOM source `{}` could not be read", r.images)),
+    };
+    let Some(col) = table.column(&r.image_column) else {
+        return Err(format!(
+            "the case table `{}` has no column `{}` (columns are: {})",
+            r.cases,
+            r.image_column,
+            table.columns.join(", ")
+        ));
+    };
+    let root = std::fs::canonicalize(&index.root).unwrap_or_else(|_| index.root.clone());
+    let mut by_uid: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for inst in &index.instances {
+        let path = root.join(&inst.path).display().to_string();
+        by_uid
+            .entry(&inst.study_uid)
+            .or_default()
+            .push(path.clone());
+        by_uid.entry(&inst.series_uid).or_default().push(path);
+    }
+    let mut findings = Vec::new();
+    let mut requests = Vec::new();
+    for row in 0..table.len() {
+        let id = table.id(row);
+        let uid = table.get(row, col);
+        match by_uid.get(uid) {
+            Some(files) => {
+                let mut files = files.clone();
+                files.sort();
+                files.dedup();
+                requests.push(Request {
+                    case_id: id.to_string(),
+                    files,
+                });
+            }
+            None => findings.push(Finding::error(
+                "no-images",
+                format!(
+                    "case `{id}`: no readable DICOM file in `{}` has the study or series UID in `{}`; not sent to model `{name}`",
+                    r.images, r.image_column
+                ),
+                format!("case {id}"),
+            )),
+        }
+    }
+    Ok(Cases {
+        requests,
+        findings,
+        total: table.len(),
+        root,
+    })
+}
+
+/// The outcomes as predictions (via the CSV written to the output folder, so the checks read
+/// exactly what is written) and the run's record, its kind-specific fields left to fill.
+fn collect(name: &str, cases: &Cases, outcomes: &[Outcome]) -> (Loaded<Predictions>, ModelRun) {
+    let mut findings = cases.findings.clone();
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let _ = csv.write_record(["case_id", "score"]);
+    let (mut scored, mut failed) = (0, 0);
+    for (req, outcome) in cases.requests.iter().zip(outcomes) {
+        match outcome {
+            Outcome::Score(x) => {
+                scored += 1;
+                let _ = csv.write_record([req.case_id.clone(), x.to_string()]);
+            }
+            Outcome::Failed { code, message } => {
+                failed += 1;
+                findings.push(Finding::error(
+                    code,
+                    format!("case `{}`: {message}", req.case_id),
+                    format!("case {}", req.case_id),
+                ));
+            }
+        }
+    }
+    let csv = String::from_utf8(csv.into_inner().unwrap_or_default()).unwrap_or_default();
+    let output = format!("models/{name}.csv");
+    let loaded = match parse_predictions(csv.as_bytes(), &output, "case_id", "score") {
+        Ok((p, more)) => {
+            findings.extend(more);
+            Loaded {
+                value: Some(p),
+                findings,
+            }
+        }
+        Err(e) => {
+            findings.push(Finding::error(
+                "unreadable-data",
+                e.to_string(),
+                output.clone(),
+            ));
+            Loaded {
+                value: None,
+                findings,
+            }
+        }
+    };
+    let run = ModelRun {
+        name: name.to_string(),
+        kind: String::new(),
+        command: Vec::new(),
+        model: None,
+        version: None,
+        timeout_s: None,
+        starts: None,
+        images: None,
+        network: None,
+        cases: cases.total,
+        scored,
+        failed,
+        output_sha256: sha256_hex(csv.as_bytes()),
+        output,
+        output_csv: csv,
+    };
+    (loaded, run)
+}
+
+/// The repeatability sample: a seeded partial Fisher–Yates shuffle of `len` cases (ChaCha8,
+/// stream "repe"), `n` of them, in the table's order.
+fn sample(seed: u64, len: usize, n: usize) -> Vec<usize> {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(0x7265_7065); // "repe"
+    let mut order: Vec<usize> = (0..len).collect();
+    let n = n.min(len);
+    for i in 0..n {
+        let j = rng.random_range(i..len);
+        order.swap(i, j);
+    }
+    let mut picked = order[..n].to_vec();
+    picked.sort_unstable();
+    picked
+}
+
+fn rerun(requests: &[Request], outcomes: Vec<Outcome>) -> Loaded<Rerun> {
+    Loaded {
+        value: Some(
+            requests
+                .iter()
+                .zip(outcomes)
+                .map(|(r, o)| {
+                    let v = match o {
+                        Outcome::Score(x) => Ok(x),
+                        Outcome::Failed { code, message } => Err(format!("{code}: {message}")),
+                    };
+                    (r.case_id.clone(), v)
+                })
+                .collect(),
+        ),
+        findings: Vec::new(),
+    }
+}
+
+fn again_failed(name: &str, reason: String) -> Loaded<Rerun> {
+    Loaded {
+        value: None,
+        findings: vec![Finding::error(
+            "model-unavailable",
+            format!("model `{name}` could not be run again: {reason}"),
+            name.to_string(),
+        )],
+    }
+}
