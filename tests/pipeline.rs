@@ -817,3 +817,64 @@ fn empty_and_multi_frame_series() {
         pairs(&[("multi-frame-slice", "0.dcm")])
     );
 }
+
+/// Perturbations inside the pipeline: an identity perturbation changes nothing, bit for bit;
+/// noise without a window is the clean image plus the noise (the modality LUT and everything
+/// after it are linear here); a rotation of a windowed image is the rotation of the clean
+/// plane; JPEG without a window, and any perturbation of a volume, are errors.
+#[test]
+fn perturbations_act_at_their_stage() {
+    use attest::model::perturb::{rotate, Perturbation};
+    use attest::model::pipeline::image_perturbed;
+    let file = fixtures().join("mono2.dcm");
+    let windowed = cfg(r#"{"window": {"center": 40, "width": 400}}"#);
+    let clean = image(&file, &windowed).unwrap();
+    let same =
+        image_perturbed(&file, &windowed, &Perturbation::Contrast { factor: 1.0 }, 1).unwrap();
+    assert_eq!(same, clean);
+
+    let [_, rows, cols] = [clean.shape[0], clean.shape[1], clean.shape[2]];
+    let turned = image_perturbed(
+        &file,
+        &windowed,
+        &Perturbation::Rotation { degrees: 7.0 },
+        1,
+    )
+    .unwrap();
+    let plane: Vec<f64> = clean.data.iter().map(|&x| f64::from(x)).collect();
+    let expected = rotate(&plane, rows, cols, 7.0);
+    for (a, b) in turned.data.iter().zip(&expected) {
+        assert!((f64::from(*a) - b).abs() < 1e-6, "{a} vs {b}");
+    }
+
+    let raw = cfg("{}");
+    let base = image(&file, &raw).unwrap();
+    let sigma = 30.0;
+    let noisy = image_perturbed(&file, &raw, &Perturbation::Noise { sigma }, 42).unwrap();
+    let again = image_perturbed(&file, &raw, &Perturbation::Noise { sigma }, 42).unwrap();
+    assert_eq!(noisy, again, "seeded");
+    let d: Vec<f64> = noisy
+        .data
+        .iter()
+        .zip(&base.data)
+        .map(|(a, b)| f64::from(*a) - f64::from(*b))
+        .collect();
+    let n = d.len() as f64;
+    let sd = (d.iter().map(|x| x * x).sum::<f64>() / n).sqrt();
+    // n pixels of N(0, σ²): the root mean square is within 5 σ/√(2n) of σ.
+    assert!(
+        (sd - sigma).abs() < 5.0 * sigma / (2.0 * n).sqrt(),
+        "{sd} over {n}"
+    );
+
+    let e = image_perturbed(&file, &raw, &Perturbation::Jpeg { quality: 50 }, 1).unwrap_err();
+    assert_eq!(e.code(), "perturbation-failed");
+    let e = image_perturbed(
+        &fixtures().join("series"),
+        &cfg(r#"{"volume": true}"#),
+        &Perturbation::Noise { sigma },
+        1,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "perturbation-failed");
+}

@@ -245,3 +245,137 @@ pub fn jpeg_round_trip(
     }
     Ok(decoded.iter().map(|&b| f64::from(b) / 255.0).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ramp(rows: usize, cols: usize) -> Vec<f64> {
+        (0..rows * cols).map(|i| i as f64).collect()
+    }
+
+    /// NumPy's `np.rot90(a)` (a quarter turn counter-clockwise as displayed) is
+    /// `out[r][c] = a[c][n − 1 − r]` for an n × n array.
+    #[test]
+    fn quarter_turns_are_numpy_rot90() {
+        let n = 5;
+        let a = ramp(n, n);
+        let once = rotate(&a, n, n, 90.0);
+        let twice = rotate(&a, n, n, 180.0);
+        for r in 0..n {
+            for c in 0..n {
+                assert!((once[r * n + c] - a[c * n + (n - 1 - r)]).abs() < 1e-9);
+                assert!((twice[r * n + c] - a[(n - 1 - r) * n + (n - 1 - c)]).abs() < 1e-9);
+            }
+        }
+        let back = rotate(&once, n, n, -90.0);
+        assert!(back.iter().zip(&a).all(|(x, y)| (x - y).abs() < 1e-9));
+    }
+
+    /// Bilinear interpolation reproduces a linear field exactly, so rotating f(r, c) = c gives,
+    /// wherever the sample lies inside the image, the rotated coordinate itself:
+    /// x = cx + cos θ (c − cx) − sin θ (r − cy); outside, the field's minimum (0).
+    #[test]
+    fn a_linear_field_rotates_to_its_rotated_coordinate() {
+        let (rows, cols) = (7, 9);
+        let field: Vec<f64> = (0..rows * cols).map(|i| (i % cols) as f64).collect();
+        let deg: f64 = 12.5;
+        let out = rotate(&field, rows, cols, deg);
+        let (s, c) = deg.to_radians().sin_cos();
+        let (cy, cx) = (3.0, 4.0);
+        let (mut inside, mut outside) = (0, 0);
+        for r in 0..rows {
+            for k in 0..cols {
+                let (dy, dx) = (r as f64 - cy, k as f64 - cx);
+                let x = cx + c * dx - s * dy;
+                let y = cy + s * dx + c * dy;
+                let got = out[r * cols + k];
+                if (0.0..=8.0).contains(&x) && (0.0..=6.0).contains(&y) {
+                    assert!((got - x).abs() < 1e-12, "({r},{k}): {got} vs {x}");
+                    inside += 1;
+                } else {
+                    assert_eq!(got, 0.0);
+                    outside += 1;
+                }
+            }
+        }
+        assert!(inside > 40 && outside > 0, "{inside} {outside}");
+    }
+
+    /// The noise of one seed is fixed, another seed's differs, and its sample moments fit
+    /// N(0, σ²): over n = 40000 pixels the mean's standard error is σ/√n = 0.1 and the sample
+    /// standard deviation's is about σ/√(2n) = 0.071 (σ = 20); 5 standard errors allowed.
+    #[test]
+    fn noise_is_seeded_and_normal() {
+        let n = 40_000;
+        let p = Perturbation::Noise { sigma: 20.0 };
+        let mut a = vec![100.0; n];
+        let mut b = vec![100.0; n];
+        let mut c = vec![100.0; n];
+        modality_stage(&p, &mut a, None, 7);
+        modality_stage(&p, &mut b, None, 7);
+        modality_stage(&p, &mut c, None, 8);
+        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+        assert!(a.iter().zip(&c).filter(|(x, y)| x != y).count() > n - 10);
+        let mean = a.iter().map(|x| x - 100.0).sum::<f64>() / n as f64;
+        let sd =
+            (a.iter().map(|x| (x - 100.0 - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+        assert!(mean.abs() < 0.5, "mean {mean}");
+        assert!((sd - 20.0).abs() < 0.36, "sd {sd}");
+    }
+
+    /// By hand: about the window centre 40 with factor 0.5, 140 → 40 + 0.5 · 100 = 90 and
+    /// −60 → −10; without a window about the mean of {0, 100} = 50: 0 → 25, 100 → 75.
+    #[test]
+    fn contrast_scales_about_the_window_centre_or_the_mean() {
+        let p = Perturbation::Contrast { factor: 0.5 };
+        let mut x = vec![140.0, -60.0];
+        modality_stage(&p, &mut x, Some(40.0), 0);
+        assert_eq!(x, vec![90.0, -10.0]);
+        let mut y = vec![0.0, 100.0];
+        modality_stage(&p, &mut y, None, 0);
+        assert_eq!(y, vec![25.0, 75.0]);
+    }
+
+    /// JPEG at quality 100 keeps a smooth gradient within a few grey levels (the 8-bit
+    /// quantisation alone costs up to half a level); lower quality loses more; values outside
+    /// [0, 1] are refused rather than clipped.
+    #[test]
+    fn jpeg_round_trip_degrades_with_quality() {
+        let (rows, cols) = (32, 48);
+        let plane: Vec<f64> = (0..rows * cols)
+            .map(|i| {
+                let (r, c) = ((i / cols) as f64, (i % cols) as f64);
+                0.5 + 0.3 * (r / 5.0).sin() * (c / 7.0).cos()
+            })
+            .collect();
+        let err = |q: u8| {
+            let out = jpeg_round_trip(&plane, rows, cols, q).unwrap();
+            assert_eq!(out.len(), plane.len());
+            out.iter()
+                .zip(&plane)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f64>()
+                / plane.len() as f64
+        };
+        let (e100, e50, e5) = (err(100), err(50), err(5));
+        assert!(e100 < 3.0 / 255.0, "quality 100: mean error {e100}");
+        assert!(e100 < e50 && e50 < e5, "{e100} {e50} {e5}");
+        assert!(jpeg_round_trip(&[1.5], 1, 1, 50).is_err());
+    }
+
+    #[test]
+    fn labels_and_problems() {
+        assert_eq!(
+            Perturbation::Noise { sigma: 20.0 }.label(),
+            "noise sigma=20"
+        );
+        assert!(Perturbation::Rotation { degrees: 50.0 }.problem().is_some());
+        assert!(Perturbation::Rotation { degrees: 0.0 }.problem().is_some());
+        assert!(Perturbation::Jpeg { quality: 0 }.problem().is_some());
+        assert!(Perturbation::Contrast { factor: -1.0 }.problem().is_some());
+        assert!(Perturbation::Noise { sigma: 1.0 }.problem().is_none());
+        assert_ne!(file_seed(1, "a/b.dcm"), file_seed(1, "a/c.dcm"));
+        assert_ne!(file_seed(1, "a/b.dcm"), file_seed(2, "a/b.dcm"));
+    }
+}

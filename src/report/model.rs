@@ -161,4 +161,20 @@ pub struct ModelRun {
     /// The scores as CSV (`case_id,score`), written to `output`.
     #[serde(skip)]
     pub output_csv: String,
+    /// Its scores under each perturbation `model.robustness` asked for (`burn`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub perturbed: Vec<PerturbedRun>,
+}
+
+/// A model's run under one perturbation: its scores, written beside the clean ones.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerturbedRun {
+    /// The perturbation, as `model.robustness` labels it (`noise sigma=20`).
+    pub perturbation: String,
+    pub scored: usize,
+    pub failed: usize,
+    pub output: String,
+    pub output_sha256: String,
+    #[serde(skip)]
+    pub output_csv: String,
 }

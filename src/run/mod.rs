@@ -842,6 +842,9 @@ pub fn write(
     }
     for m in &report.models {
         files.push((m.output.as_str(), m.output_csv.clone()));
+        for p in &m.perturbed {
+            files.push((p.output.as_str(), p.output_csv.clone()));
+        }
     }
     let mut outputs = Vec::new();
     let mut written = Vec::new();

@@ -177,21 +177,36 @@ fn run_burn(
             Err(e) => again_failed(name, e.to_string()),
         }
     });
-    let perturbed = asked
-        .perturbations
-        .iter()
-        .map(|p| {
-            let label = p.label();
-            let p_seed = crate::model::perturb::file_seed(seed, &label);
-            let outcomes = scored(
-                format!("model {name}, {label}"),
-                &cases.requests,
-                Some((p, p_seed)),
-            );
-            let (loaded, _) = collect(&format!("{name} ({label})"), cases, &outcomes);
-            (label, loaded)
-        })
-        .collect();
+    let mut perturbed = BTreeMap::new();
+    for p in asked.perturbations {
+        let label = p.label();
+        let p_seed = crate::model::perturb::file_seed(seed, &label);
+        let outcomes = scored(
+            format!("model {name}, {label}"),
+            &cases.requests,
+            Some((p, p_seed)),
+        );
+        let slug: String = label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let (loaded, r) = collect(&format!("{name}@{slug}"), cases, &outcomes);
+        run.perturbed.push(crate::report::model::PerturbedRun {
+            perturbation: label.clone(),
+            scored: r.scored,
+            failed: r.failed,
+            output: r.output,
+            output_sha256: r.output_sha256,
+            output_csv: r.output_csv,
+        });
+        perturbed.insert(label, loaded);
+    }
     ModelOutcome {
         loaded,
         run: Some(run),
@@ -339,6 +354,7 @@ fn collect(name: &str, cases: &Cases, outcomes: &[Outcome]) -> (Loaded<Predictio
         output_sha256: sha256_hex(csv.as_bytes()),
         output,
         output_csv: csv,
+        perturbed: Vec::new(),
     };
     (loaded, run)
 }

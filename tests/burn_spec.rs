@@ -1,0 +1,510 @@
+//! Networks declared in a spec (`architecture:`), end to end through `attest run`: on the demo
+//! DICOM data with the tiny ResNet fixture (`tests/fixtures/burn/resnet_tiny.pt`, whose forward
+//! pass `tests/burn_models.rs` checks against the NumPy reference), the scores the run writes
+//! are exactly the library's pipeline and forward pass composed by hand here; the report
+//! identifies the weights, pipeline and backend; repeatability, robustness and thread-count
+//! independence hold; and every mistake is a clear spec error or finding.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use attest::model::burn::{ClassifierModel, KeyMap, ResNetConfig};
+use attest::model::pipeline::{self, PipelineConfig, Resample, Window};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tiny() -> ResNetConfig {
+    ResNetConfig {
+        in_channels: 1,
+        num_classes: 2,
+        width: 2,
+        layers: [1, 1, 1, 1],
+    }
+}
+
+fn pipeline_config() -> PipelineConfig {
+    PipelineConfig {
+        window: Some(Window {
+            center: Some(-600.0),
+            width: Some(1500.0),
+            from_file: false,
+        }),
+        resample: Some(Resample {
+            size: Some([32, 32]),
+            spacing_mm: None,
+        }),
+        ..PipelineConfig::default()
+    }
+}
+
+/// A spec over the demo data with the tiny ResNet as `cnn`; `extra_model` lines are added to
+/// the model, `requirements` replace the default AUC requirement.
+fn spec(extra_model: &str, requirements: &str) -> String {
+    let r = root();
+    format!(
+        "attest: 1\nid: b\nversion: '1'\ntitle: B\n\
+         data:\n  images: {{ dicom: {dicom} }}\n  cases: {{ table: {cases} }}\n\
+         models:\n  cnn:\n    architecture: {{ resnet: {{ in_channels: 1, num_classes: 2, width: 2, layers: [1, 1, 1, 1] }} }}\n\
+         \x20   weights: {weights}\n\
+         \x20   key_map: [{{ from: '\\.downsample\\.0\\.', to: .downsample.conv. }}, {{ from: '\\.downsample\\.1\\.', to: .downsample.bn. }}]\n\
+         \x20   pipeline: {{ window: {{ center: -600, width: 1500 }}, resample: {{ size: [32, 32] }} }}\n\
+         \x20   cases: cases\n    images: images\n    image_column: study_instance_uid\n{extra_model}\
+         requirements:\n{requirements}",
+        dicom = r.join("testdata/demo/dicom").display(),
+        cases = r.join("testdata/demo/cases.csv").display(),
+        weights = r.join("tests/fixtures/burn/resnet_tiny.pt").display(),
+    )
+}
+
+const AUC: &str = "  - id: AUC\n    title: AUC\n    check: classification\n    model: cnn\n    truth: cases\n    metric: auc\n    pass: ci_low >= 0.0\n";
+
+fn scores(csv: &str) -> BTreeMap<String, f64> {
+    csv.lines()
+        .skip(1)
+        .map(|l| {
+            let (id, s) = l.split_once(',').unwrap();
+            (id.to_string(), s.parse().unwrap())
+        })
+        .collect()
+}
+
+/// The readable DICOM files of the demo by StudyInstanceUID.
+fn files_by_study(dir: &Path) -> BTreeMap<String, Vec<PathBuf>> {
+    let mut out: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let e = e.unwrap();
+        if !e.file_type().is_file() {
+            continue;
+        }
+        let Ok(obj) = dicom_object::OpenFileOptions::new()
+            .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
+            .open_file(e.path())
+        else {
+            continue;
+        };
+        if let Some(uid) = obj
+            .element(dicom_dictionary_std::tags::STUDY_INSTANCE_UID)
+            .ok()
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.trim_end_matches('\0').trim().to_string())
+        {
+            out.entry(uid).or_default().push(e.path().to_path_buf());
+        }
+    }
+    out
+}
+
+#[test]
+fn scores_are_the_pipeline_and_forward_pass_composed_and_the_run_is_identified() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, req) = common::run_spec(dir.path(), &spec("", AUC));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(code, 0, "{req:#}");
+    let csv = std::fs::read_to_string(dir.path().join("out/models/cnn.csv")).unwrap();
+    let got = scores(&csv);
+
+    // The truth: each case's files through the library's pipeline and network, by hand.
+    let model = ClassifierModel::load(
+        &tiny(),
+        &root().join("tests/fixtures/burn/resnet_tiny.pt"),
+        &KeyMap::torchvision_resnet(),
+    )
+    .unwrap();
+    let by_study = files_by_study(&root().join("testdata/demo/dicom"));
+    let table = std::fs::read_to_string(root().join("testdata/demo/cases.csv")).unwrap();
+    let mut header = table.lines().next().unwrap().split(',');
+    let uid_col = header.position(|c| c == "study_instance_uid").unwrap();
+    let (mut compared, mut unscored) = (0, Vec::new());
+    for line in table.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let (id, uid) = (fields[0], fields[uid_col]);
+        let files = by_study.get(uid).cloned().unwrap_or_default();
+        let prepared: Result<Vec<_>, _> = files
+            .iter()
+            .map(|f| pipeline::image(f, &pipeline_config()))
+            .collect();
+        match (prepared, got.get(id)) {
+            (Ok(images), Some(&score)) if !images.is_empty() => {
+                let data: Vec<f32> = images.iter().flat_map(|p| p.data.clone()).collect();
+                let probs = model.predict(&data, [images.len(), 1, 32, 32]).unwrap();
+                let expected = probs
+                    .iter()
+                    .map(|p| f64::from(p[1]))
+                    .fold(f64::NEG_INFINITY, f64::max);
+                assert_eq!(score.to_bits(), expected.to_bits(), "case {id}");
+                compared += 1;
+            }
+            (_, None) => unscored.push(id.to_string()),
+            (prepared, Some(s)) => panic!(
+                "case {id} scored {s} although its files do not all prepare: {:?}",
+                prepared.err()
+            ),
+        }
+    }
+    // Every demo case has images the pipeline prepares (the MR series too).
+    assert_eq!(
+        (compared, unscored.len()),
+        (200, 0),
+        "unscored: {unscored:?}"
+    );
+
+    // The identity of what ran.
+    let m = &report["models"][0];
+    assert_eq!(m["kind"], "burn");
+    let n = &m["network"];
+    assert_eq!(n["backend"], "flex");
+    assert_eq!(n["precision"], "float32");
+    assert_eq!(n["architecture"]["resnet"]["width"], 2);
+    assert_eq!(n["weights"]["format"], "pytorch");
+    let bytes = std::fs::read(root().join("tests/fixtures/burn/resnet_tiny.pt")).unwrap();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    assert_eq!(n["weights"]["sha256"], sha.as_str());
+    assert_eq!(n["pipeline_sha256"], pipeline_config().sha256().as_str());
+    assert_eq!(m["scored"].as_u64().unwrap() as usize, got.len());
+    assert_eq!(
+        m["output_sha256"],
+        hex::encode(Sha256::digest(csv.as_bytes())).as_str()
+    );
+    // The weights file is an input in the manifest, with its hash.
+    let manifest = std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap();
+    assert!(manifest.contains(&sha), "weights hash not in the manifest");
+}
+
+#[test]
+fn repeatability_and_robustness_on_a_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let reqs = "  - id: REP\n    title: R\n    check: model.repeatability\n    model: cnn\n    cases: 12\n\
+                \x20 - id: ROB\n    title: R\n    check: model.robustness\n    model: cnn\n    truth: cases\n\
+                \x20   perturbations:\n      - { kind: noise, sigma: 200 }\n      - { kind: jpeg, quality: 5 }\n\
+                \x20     - { kind: contrast, factor: 0.5 }\n      - { kind: rotation, degrees: 10 }\n\
+                \x20   pass: ci_high <= 1.0\n";
+    common::run_spec(dir.path(), &spec("", reqs));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/report.json")).unwrap())
+            .unwrap();
+    let rep = &report["requirements"][0];
+    assert_eq!(rep["status"], "pass", "{rep:#}");
+    assert_eq!(rep["measurements"][0]["n"], 12);
+    assert_eq!(rep["measurements"][0]["estimate"], 1.0);
+
+    let rob = &report["requirements"][1];
+    let ms = rob["measurements"].as_array().unwrap();
+    assert_eq!(ms.len(), 4);
+    let clean = scores(&std::fs::read_to_string(dir.path().join("out/models/cnn.csv")).unwrap());
+    let labels: BTreeMap<String, bool> =
+        std::fs::read_to_string(root().join("testdata/demo/cases.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[0].to_string(), f[1] == "1")
+            })
+            .collect();
+    let auc = |s: &BTreeMap<String, f64>| -> f64 {
+        // Mann–Whitney by counting pairs (ties one half), over the cases scored in both runs.
+        let (mut wins, mut pairs) = (0.0, 0.0);
+        for (a, sa) in s.iter().filter(|(id, _)| labels[*id]) {
+            for (b, sb) in s.iter().filter(|(id, _)| !labels[*id]) {
+                let _ = (a, b);
+                pairs += 1.0;
+                wins += if sa > sb {
+                    1.0
+                } else if sa == sb {
+                    0.5
+                } else {
+                    0.0
+                };
+            }
+        }
+        wins / pairs
+    };
+    for (m, p) in ms
+        .iter()
+        .zip(report["models"][0]["perturbed"].as_array().unwrap())
+    {
+        let label = m["group"]["perturbation"].as_str().unwrap();
+        assert_eq!(p["perturbation"], label);
+        let path = dir.path().join("out").join(p["output"].as_str().unwrap());
+        let perturbed = scores(&std::fs::read_to_string(path).unwrap());
+        assert_eq!(
+            perturbed.len(),
+            clean.len(),
+            "{label}: every clean case scored"
+        );
+        assert_ne!(perturbed, clean, "{label} changed no score");
+        let drop = auc(&clean) - auc(&perturbed);
+        let est = m["estimate"].as_f64().unwrap();
+        assert!((est - drop).abs() < 1e-12, "{label}: {est} against {drop}");
+        let (lo, hi) = (
+            m["ci_low"].as_f64().unwrap(),
+            m["ci_high"].as_f64().unwrap(),
+        );
+        assert!(lo <= est && est <= hi, "{label}: {lo} {est} {hi}");
+    }
+}
+
+#[test]
+fn reports_do_not_depend_on_the_thread_count() {
+    let reqs = "  - id: ROB\n    title: R\n    check: model.robustness\n    model: cnn\n    truth: cases\n\
+                \x20   perturbations: [{ kind: noise, sigma: 100 }]\n    pass: ci_high <= 0.5\n";
+    let run = |threads: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("spec.yaml"), spec("", reqs)).unwrap();
+        assert_cmd::Command::cargo_bin("attest")
+            .unwrap()
+            .env("ATTEST_PSEUDONYM_KEY", common::KEY)
+            .env("RAYON_NUM_THREADS", threads)
+            .current_dir(dir.path())
+            .args(["run", "spec.yaml", "--quiet", "--out", "out"])
+            .output()
+            .unwrap();
+        let text = std::fs::read_to_string(dir.path().join("out/report.json")).unwrap();
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        v["generated_at"] = Value::Null;
+        v
+    };
+    assert_eq!(run("1"), run("2"));
+}
+
+fn lint(dir: &Path, text: &str) -> String {
+    std::fs::write(dir.join("spec.yaml"), text).unwrap();
+    let out = assert_cmd::Command::cargo_bin("attest")
+        .unwrap()
+        .current_dir(dir)
+        .args(["lint", "spec.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn network_mistakes_are_spec_errors_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = spec("", AUC);
+    let swap = |from: &str, to: &str| {
+        assert!(base.contains(from), "{from}");
+        base.replace(from, to)
+    };
+    let e = lint(dir.path(), &swap("width: 2,", "widht: 2,"));
+    assert!(e.contains("unknown field `widht`"), "{e}");
+    assert!(e.contains("spec.yaml:10:"), "points at the key's line: {e}");
+    let e = lint(dir.path(), &swap("resnet:", "vgg:"));
+    assert!(
+        e.contains("unknown variant `vgg`, expected `resnet`"),
+        "{e}"
+    );
+    let e = lint(dir.path(), &swap("num_classes: 2", "num_classes: 1"));
+    assert!(e.contains("needs at least 2 classes"), "{e}");
+    let e = lint(
+        dir.path(),
+        &swap("layers: [1, 1, 1, 1]", "layers: [1, 0, 1, 1]"),
+    );
+    assert!(e.contains("every stage needs at least one block"), "{e}");
+    let e = lint(
+        dir.path(),
+        &swap("size: [32, 32] }", "size: [32, 32] }, channels: 3"),
+    );
+    assert!(
+        e.contains("the pipeline gives 3 channel(s), the network takes 1"),
+        "{e}"
+    );
+    let e = lint(
+        dir.path(),
+        &swap("size: [32, 32] }", "size: [32, 32] }, volume: true"),
+    );
+    assert!(e.contains("takes single images"), "{e}");
+    let e = lint(dir.path(), &swap("center: -600,", "centre: -600,"));
+    assert!(e.contains("unknown field `centre`"), "{e}");
+    let e = lint(dir.path(), &swap("resnet_tiny.pt", "resnet_tiny.onnx"));
+    assert!(e.contains("no such file"), "{e}");
+    let e = lint(
+        dir.path(),
+        &swap(
+            "    cases: cases\n    images",
+            "    output: { class: 2 }\n    cases: cases\n    images",
+        ),
+    );
+    assert!(
+        e.contains("class 2 does not exist; the network has 2 classes"),
+        "{e}"
+    );
+    let e = lint(
+        dir.path(),
+        &swap(
+            "    cases: cases\n    images",
+            "    backend: wgpu\n    cases: cases\n    images",
+        ),
+    );
+    if !cfg!(feature = "wgpu") {
+        assert!(
+            e.contains("backend `wgpu` is not compiled into this attest"),
+            "{e}"
+        );
+    }
+    let e = lint(
+        dir.path(),
+        &swap(
+            "    cases: cases\n    images",
+            "    weights_sha256: abc\n    cases: cases\n    images",
+        ),
+    );
+    assert!(e.contains("64 hexadecimal digits"), "{e}");
+    let keyed = base
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("key_map:") {
+                "    key_map: [{ from: '(', to: x }]"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let e = lint(dir.path(), &keyed);
+    assert!(e.contains("not a valid regular expression"), "{e}");
+    let e = lint(
+        dir.path(),
+        &swap(
+            "    cases: cases\n    images",
+            "    timeout_s: 5\n    cases: cases\n    images",
+        ),
+    );
+    assert!(
+        e.contains("`timeout_s` does not apply to a `architecture` model")
+            || e.contains("does not apply"),
+        "{e}"
+    );
+
+    // model.robustness: only networks; JPEG needs a window; no empty list.
+    let preds = root().join("testdata/demo/predictions.csv");
+    let rob = |model: &str, perturbations: &str| {
+        format!(
+            "  - id: ROB\n    title: R\n    check: model.robustness\n    model: {model}\n    truth: cases\n    perturbations: {perturbations}\n    pass: ci_high <= 0.05\n"
+        )
+    };
+    let with_file_model = spec(
+        &format!("  file: {{ predictions: {} }}\n", preds.display()),
+        &rob("file", "[{ kind: noise, sigma: 10 }]"),
+    );
+    let e = lint(dir.path(), &with_file_model);
+    assert!(e.contains("`file` is not a network attest runs"), "{e}");
+    let no_window = spec("", &rob("cnn", "[{ kind: jpeg, quality: 30 }]"))
+        .replace("window: { center: -600, width: 1500 }, ", "");
+    let e = lint(dir.path(), &no_window);
+    assert!(e.contains("needs a window"), "{e}");
+    let e = lint(dir.path(), &spec("", &rob("cnn", "[]")));
+    assert!(e.contains("no perturbation is declared"), "{e}");
+    let e = lint(
+        dir.path(),
+        &spec("", &rob("cnn", "[{ kind: jpeg, quality: 0 }]")),
+    );
+    assert!(e.contains("`quality` must be within 1 to 100"), "{e}");
+    let e = lint(
+        dir.path(),
+        &spec("", &rob("cnn", "[{ kind: blur, sigma: 1 }]")),
+    );
+    assert!(e.contains("unknown variant `blur`"), "{e}");
+}
+
+#[test]
+fn weights_that_do_not_fit_or_are_not_the_locked_ones_stop_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    // ResNet-18 layout weights of width 3 for a network of width 2.
+    let wrong = spec("", AUC).replace("resnet_tiny.pt", "resnet18_w3.safetensors");
+    let (code, _, req) = common::run_spec(dir.path(), &wrong);
+    assert_eq!(code, 2);
+    assert_eq!(req["status"], "error");
+    let message = req["findings"][0]["message"].as_str().unwrap().to_string();
+    assert_eq!(req["findings"][0]["code"], "model-unavailable");
+    assert!(
+        message.contains("conv1.weight")
+            && message.contains("[2, 1, 7, 7]")
+            && message.contains("[3, 3, 7, 7]"),
+        "names the tensor with both shapes: {message}"
+    );
+
+    // Quoted: 64 digits would be a YAML number.
+    let pinned = spec(&format!("    weights_sha256: '{}'\n", "0".repeat(64)), AUC);
+    let (code, _, req) = common::run_spec(dir.path(), &pinned);
+    assert_eq!(code, 2);
+    let message = req["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("this is not the locked model"),
+        "{message}"
+    );
+}
+
+/// A case one of whose files the pipeline cannot prepare is not scored: a finding names the
+/// file and the defect, and the other cases are scored as before.
+#[test]
+fn a_case_with_an_image_that_cannot_be_prepared_is_a_finding_not_a_partial_score() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("dicom");
+    for e in walkdir::WalkDir::new(root().join("testdata/demo/dicom")) {
+        let e = e.unwrap();
+        let to = data.join(
+            e.path()
+                .strip_prefix(root().join("testdata/demo/dicom"))
+                .unwrap(),
+        );
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+    // Case C0001's first file now says 17 rows for 16 rows of pixel data.
+    let table = std::fs::read_to_string(root().join("testdata/demo/cases.csv")).unwrap();
+    let uid = table
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(6)
+        .unwrap()
+        .to_string();
+    let victim = files_by_study(&data)[&uid][0].clone();
+    let mut obj = dicom_object::open_file(&victim).unwrap();
+    obj.put(DataElement::new(
+        dicom_dictionary_std::tags::ROWS,
+        VR::US,
+        PrimitiveValue::from(17_u16),
+    ));
+    obj.write_to_file(&victim).unwrap();
+
+    let text = spec("", AUC).replace(
+        &root().join("testdata/demo/dicom").display().to_string(),
+        &data.display().to_string(),
+    );
+    let (code, _, req) = common::run_spec(dir.path(), &text);
+    assert_eq!(
+        code, 2,
+        "a missing case is an error under the default policy"
+    );
+    let f = req["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "model-input")
+        .unwrap_or_else(|| panic!("{req:#}"));
+    assert_eq!(f["subject"], "case C0001");
+    let message = f["message"].as_str().unwrap();
+    let shown = victim.strip_prefix(&data).unwrap().display().to_string();
+    assert!(message.contains(&shown), "names the file: {message}");
+    assert!(message.contains("not scored"), "{message}");
+    let csv = std::fs::read_to_string(dir.path().join("out/models/cnn.csv")).unwrap();
+    let got = scores(&csv);
+    assert_eq!(got.len(), 199);
+    assert!(!got.contains_key("C0001"));
+}
