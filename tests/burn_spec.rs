@@ -508,3 +508,238 @@ fn a_case_with_an_image_that_cannot_be_prepared_is_a_finding_not_a_partial_score
     assert_eq!(got.len(), 199);
     assert!(!got.contains_key("C0001"));
 }
+
+/// A UNet declared in a spec segments each case's series slice by slice; the label maps it
+/// writes are the library's pipeline and forward pass composed by hand here (the sigmoid
+/// output at the declared threshold, chosen as the first case's median probability so both
+/// labels occur), on the grid the DICOM headers state (read here with dicom-object), so the
+/// `segmentation` check reads them like a mask folder: Dice 1 against a reference equal to
+/// them, 0 against an empty reference.
+#[test]
+fn a_unet_in_a_spec_gives_masks_the_segmentation_check_reads() {
+    use attest::data::masks::{read_structure, Foreground, Geometry};
+    use attest::model::burn::{SegmenterModel, UNetConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let unet = SegmenterModel::load(
+        &UNetConfig {
+            in_channels: 1,
+            out_channels: 1,
+            depth: 1,
+            base_channels: 2,
+        },
+        &root().join("tests/fixtures/burn/unet_d1.safetensors"),
+        &KeyMap::identity(),
+    )
+    .unwrap();
+    let volume = PipelineConfig {
+        volume: true,
+        resample: None,
+        ..pipeline_config()
+    };
+    let by_study = files_by_study(&root().join("testdata/demo/dicom"));
+    let table = std::fs::read_to_string(root().join("testdata/demo/cases.csv")).unwrap();
+    let refs = dir.path().join("reference");
+    let mut expected: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut threshold = None;
+    for (n, line) in table.lines().skip(1).take(4).enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        let (id, uid) = (f[0].to_string(), f[6]);
+        let files = &by_study[uid];
+        // The truth by hand: slices ascending in z, foreground at or above the threshold.
+        let v = pipeline::series(files, &volume).unwrap();
+        let (z, h, w) = (v.shape[1], v.shape[2], v.shape[3]);
+        let probs = unet.predict(&v.data, [z, 1, h, w]).unwrap();
+        let t = *threshold.get_or_insert_with(|| {
+            let mut all: Vec<f64> = probs.iter().flatten().map(|&p| f64::from(p)).collect();
+            all.sort_by(f64::total_cmp);
+            all[all.len() / 2]
+        });
+        let labels: Vec<u8> = probs
+            .iter()
+            .flatten()
+            .map(|&p| u8::from(f64::from(p) >= t))
+            .collect();
+        assert!(labels.contains(&1) && labels.contains(&0));
+        // The grid from the headers: identity orientation, origin the lowest slice's position.
+        let mut positions = Vec::new();
+        let mut spacing = [0.0; 2];
+        for file in files {
+            let obj = dicom_object::open_file(file).unwrap();
+            let num = |tag| -> Vec<f64> {
+                obj.element(tag)
+                    .unwrap()
+                    .to_multi_float64()
+                    .unwrap()
+                    .to_vec()
+            };
+            positions.push(num(dicom_dictionary_std::tags::IMAGE_POSITION_PATIENT));
+            let ps = num(dicom_dictionary_std::tags::PIXEL_SPACING);
+            spacing = [ps[1], ps[0]];
+        }
+        positions.sort_by(|a, b| a[2].total_cmp(&b[2]));
+        let step = positions[1][2] - positions[0][2];
+        let grid = Geometry {
+            origin: [positions[0][0], positions[0][1], positions[0][2]],
+            axes: Geometry::AXIAL.axes,
+        };
+        // Cases 1 and 2: the reference is the expected map; 3 and 4: empty.
+        let reference = if n < 2 {
+            labels.clone()
+        } else {
+            vec![0; labels.len()]
+        };
+        attest::synth::write_label_nifti(
+            &refs.join(format!("{id}.nii.gz")),
+            [w, h, z],
+            [spacing[0], spacing[1], step],
+            &grid,
+            &reference,
+        )
+        .unwrap();
+        expected.insert(id, labels);
+    }
+
+    let r = root();
+    let text = format!(
+        "attest: 1\nid: s\nversion: '1'\ntitle: S\n\
+         data:\n  images: {{ dicom: {dicom} }}\n  cases: {{ table: {cases} }}\n  reference: {{ masks: reference, structures: {{ nodule: 1 }} }}\n\
+         models:\n  seg:\n    architecture: {{ unet: {{ in_channels: 1, out_channels: 1, depth: 1, base_channels: 2 }} }}\n\
+         \x20   weights: {weights}\n\
+         \x20   pipeline: {{ window: {{ center: -600, width: 1500 }}, volume: true }}\n\
+         \x20   output: {{ threshold: {threshold:?}, structures: {{ nodule: 1 }} }}\n\
+         \x20   cases: cases\n    images: images\n    image_column: study_instance_uid\n\
+         requirements:\n  - id: DICE\n    title: D\n    check: segmentation\n    model: seg\n    truth: reference\n    structure: nodule\n    metric: dice\n    pass: ci_low >= 0.0\n",
+        dicom = r.join("testdata/demo/dicom").display(),
+        cases = r.join("testdata/demo/cases.csv").display(),
+        weights = r.join("tests/fixtures/burn/unet_d1.safetensors").display(),
+        threshold = threshold.unwrap(),
+    );
+    let (_, _, req) = common::run_spec(dir.path(), &text);
+    let per_case: BTreeMap<String, f64> = req["measurements"][0]["per_case"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{req:#}"))
+        .iter()
+        .map(|c| {
+            (
+                c["case"].as_str().unwrap().to_string(),
+                c["value"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let ids: Vec<&String> = expected.keys().collect();
+    assert_eq!(per_case[ids[0]], 1.0);
+    assert_eq!(per_case[ids[1]], 1.0);
+    assert_eq!(
+        per_case[ids[2]], 0.0,
+        "an empty reference against a predicted structure"
+    );
+    assert_eq!(per_case[ids[3]], 0.0);
+
+    // The written masks: the expected labels, hashed in SHA256SUMS and the report.
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/report.json")).unwrap())
+            .unwrap();
+    let m = &report["models"][0];
+    assert_eq!(m["network"]["architecture"]["unet"]["depth"], 1);
+    let failed: Vec<String> = req["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] != "unknown-case")
+        .map(|f| format!("{} {} {}", f["code"], f["subject"], f["message"]))
+        .collect();
+    // The demo's one instance without Pixel Spacing (testdata/demo/DEFECTS.md) keeps its
+    // series from being assembled: that case has no mask, and says why.
+    assert_eq!(m["scored"], 199, "{failed:#?}");
+    assert!(
+        failed.iter().any(|f| f.contains("model-input")
+            && f.contains("series-not-assembled")
+            && f.contains("Pixel Spacing (0028,0030) is missing")),
+        "{failed:#?}"
+    );
+    let sums = std::fs::read_to_string(dir.path().join("out/models/seg/SHA256SUMS")).unwrap();
+    for (id, labels) in &expected {
+        let path = dir.path().join(format!("out/models/seg/{id}.nii.gz"));
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(sums.contains(&format!(
+            "{}  {id}.nii.gz",
+            hex::encode(Sha256::digest(&bytes))
+        )));
+        let got = read_structure(&path, Foreground::Label(1)).unwrap();
+        let want: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
+        assert_eq!(got.voxels, want, "{id}");
+    }
+}
+
+/// A UNet's declaration is checked against what a segmenter is: it assembles series, its
+/// output has no class or aggregate (and a threshold only with one sigmoid output), its
+/// structures are labels it can give, and repeatability and robustness (which compare case
+/// scores) do not take it.
+#[test]
+fn unet_mistakes_are_spec_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = root();
+    let text = |arch: &str, pipeline: &str, output: &str, requirement: &str| {
+        format!(
+            "attest: 1\nid: s\nversion: '1'\ntitle: S\n\
+             data:\n  images: {{ dicom: {dicom} }}\n  cases: {{ table: {cases} }}\n  reference: {{ masks: {refs} }}\n\
+             models:\n  seg:\n    architecture: {{ unet: {{ {arch} }} }}\n    weights: {weights}\n\
+             \x20   pipeline: {pipeline}\n    output: {output}\n\
+             \x20   cases: cases\n    images: images\n    image_column: study_instance_uid\n\
+             requirements:\n{requirement}",
+            dicom = r.join("testdata/demo/dicom").display(),
+            cases = r.join("testdata/demo/cases.csv").display(),
+            refs = r.join("testdata/segmentation/reference").display(),
+            weights = r.join("tests/fixtures/burn/unet_d2b4.safetensors").display(),
+        )
+    };
+    let arch = "in_channels: 1, out_channels: 2, depth: 2, base_channels: 4";
+    let seg = "  - id: D\n    title: D\n    check: segmentation\n    model: seg\n    truth: reference\n    metric: dice\n    pass: ci_low >= 0.5\n";
+    let e = lint(dir.path(), &text(arch, "{ }", "{ }", seg));
+    assert!(e.contains("the pipeline must assemble it"), "{e}");
+    let e = lint(
+        dir.path(),
+        &text(arch, "{ volume: true }", "{ class: 1 }", seg),
+    );
+    assert!(e.contains("`output.class` applies to classifiers"), "{e}");
+    let e = lint(
+        dir.path(),
+        &text(arch, "{ volume: true }", "{ threshold: 0.3 }", seg),
+    );
+    assert!(
+        e.contains("`threshold` applies to one sigmoid output"),
+        "{e}"
+    );
+    let e = lint(
+        dir.path(),
+        &text(
+            arch,
+            "{ volume: true }",
+            "{ structures: { lesion: 2 } }",
+            seg,
+        ),
+    );
+    assert!(
+        e.contains("the network's labels are 0 (background) to 1"),
+        "{e}"
+    );
+    let e = lint(
+        dir.path(),
+        &text(
+            arch.replace("out_channels: 2", "out_channels: 0").as_str(),
+            "{ volume: true }",
+            "{ }",
+            seg,
+        ),
+    );
+    assert!(
+        e.contains("architecture.unet.out_channels must be at least 1"),
+        "{e}"
+    );
+    let rep = "  - id: R\n    title: R\n    check: model.repeatability\n    model: seg\n";
+    let e = lint(dir.path(), &text(arch, "{ volume: true }", "{ }", rep));
+    assert!(e.contains("`seg` is not a model attest runs"), "{e}");
+    let auc = "  - id: A\n    title: A\n    check: classification\n    model: seg\n    truth: cases\n    metric: auc\n    pass: ci_low >= 0.5\n";
+    let e = lint(dir.path(), &text(arch, "{ volume: true }", "{ }", auc));
+    assert!(e.contains("`seg` is not"), "{e}");
+}

@@ -132,7 +132,8 @@ pub struct Names {
     pub detection_models: Vec<String>,
     /// Models with segmentation masks (`masks`).
     pub mask_models: Vec<String>,
-    /// Models attest runs itself (`command:` or `architecture:`).
+    /// Models attest runs itself that give case scores (`command:`, or an `architecture:`
+    /// classifier).
     pub run_models: Vec<String>,
     /// Of those, the networks attest runs in-process (`architecture:`), with whether their
     /// pipeline has a window (JPEG perturbations need one).

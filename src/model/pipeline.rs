@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::data::dicom_index::{parse_full, part10_body};
+use crate::data::masks::Geometry;
 use crate::model::perturb::{self, Perturbation};
 
 /// The pipeline's documentation for users (`attest explain pipeline`).
@@ -334,6 +335,11 @@ pub struct Prepared {
     pub spacing_mm: Option<Vec<f64>>,
     /// The files read, in slice order for a volume.
     pub source_files: Vec<PathBuf>,
+    /// Where the output grid lies in the patient (LPS, mm): the centre of the first output
+    /// pixel, and the unit vectors along columns, rows and (ascending) slices, after
+    /// resampling; `None` when the file lacks Image Position or Image Orientation (Patient),
+    /// or Pixel Spacing where resampling moves the grid.
+    pub grid: Option<Geometry>,
 }
 
 /// Why an image or a series could not be prepared. Each names its file (or series folder);
@@ -614,11 +620,12 @@ fn single(
         cols: header.cols,
         spacing: header.pixel_spacing,
     };
+    let grid = header.position.zip(header.orientation);
     finish(
         path,
         vec![values],
         plane,
-        None,
+        (None, grid),
         vec![path.to_path_buf()],
         cfg,
     )
@@ -1453,15 +1460,22 @@ fn target(
 
 /// Resamples every slice, replicates channels, normalises, and lays out `[c, (z,) y, x]` in
 /// f32. `slice_step` is the volume's slice spacing (`None` for a single image).
+/// Image Position (Patient) and Image Orientation (Patient) of a file.
+type PositionOrientation = ([f64; 3], [f64; 6]);
+
+/// Resamples, replicates channels and normalises. `place` is, for a volume, its slice step
+/// (`Some(step)`), and the first slice's Image Position and Image Orientation (Patient).
 fn finish(
     path: &Path,
     slices: Vec<Vec<f64>>,
     plane: Plane,
-    volume: Option<Option<f64>>,
+    place: (Option<Option<f64>>, Option<PositionOrientation>),
     source_files: Vec<PathBuf>,
     cfg: &PipelineConfig,
 ) -> Result<Prepared, PipelineError> {
+    let (volume, position) = place;
     let (rows, cols, spacing) = target(path, plane, cfg)?;
+    let grid = position.and_then(|(p, o)| output_grid(p, o, plane, rows, cols));
     let channels = usize::from(cfg.channels);
     let depth = slices.len();
     let values = (channels as u64)
@@ -1511,6 +1525,41 @@ fn finish(
         shape,
         spacing_mm,
         source_files,
+        grid,
+    })
+}
+
+/// The output grid's place in the patient. With `align_corners=False` resampling, output
+/// pixel `o` of an axis samples input coordinate `(o + 0.5) · n_in / n_out − 0.5`, so the
+/// first output pixel's centre lies `0.5 · n_in / n_out − 0.5` input pixels along each in-plane
+/// axis from the first input pixel's (the clamp at 0 the sampling applies is an edge rule,
+/// not a move of the grid). Needs Pixel Spacing when the size changes.
+fn output_grid(
+    position: [f64; 3],
+    orientation: [f64; 6],
+    plane: Plane,
+    rows: usize,
+    cols: usize,
+) -> Option<Geometry> {
+    let row_dir = [orientation[0], orientation[1], orientation[2]];
+    let col_dir = [orientation[3], orientation[4], orientation[5]];
+    let normal = cross(row_dir, col_dir);
+    let norm = normal.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if norm <= 0.5 {
+        return None;
+    }
+    let mut origin = position;
+    if (rows, cols) != (plane.rows, plane.cols) {
+        let [sy, sx] = plane.spacing?;
+        let shift_x = (0.5 * plane.cols as f64 / cols as f64 - 0.5) * sx;
+        let shift_y = (0.5 * plane.rows as f64 / rows as f64 - 0.5) * sy;
+        for i in 0..3 {
+            origin[i] += row_dir[i] * shift_x + col_dir[i] * shift_y;
+        }
+    }
+    Some(Geometry {
+        origin,
+        axes: [row_dir, col_dir, normal.map(|x| x / norm)],
     })
 }
 
@@ -1584,7 +1633,9 @@ fn assemble(
         });
     }
     let files = ordered.iter().map(|o| o.path.clone()).collect();
-    finish(name, values, plane, Some(step), files, cfg)
+    let first = &ordered[0].header;
+    let grid = first.position.zip(first.orientation);
+    finish(name, values, plane, (Some(step), grid), files, cfg)
 }
 
 /// Checks the slices form one regular stack. Returns the slice order (ascending along the

@@ -164,6 +164,20 @@ pub struct ModelRun {
     /// Its scores under each perturbation `model.robustness` asked for (`burn`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub perturbed: Vec<PerturbedRun>,
+    /// The label maps of a segmentation network, one NIfTI file per case (then `output` is
+    /// their `SHA256SUMS` listing).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub masks: Vec<MaskOutput>,
+}
+
+/// One case's label map as written to the output folder.
+#[derive(Debug, Clone, Serialize)]
+pub struct MaskOutput {
+    pub case: String,
+    pub output: String,
+    pub sha256: String,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
 }
 
 /// A model's run under one perturbation: its scores, written beside the clean ones.

@@ -113,6 +113,9 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
         }
     }
 
+    // Folders holding model outputs the checks read as files (segmentation masks), kept
+    // until the requirements are evaluated.
+    let mut scratch: Vec<tempfile::TempDir> = Vec::new();
     // Models attest runs, once their cases and images are loaded; one after the other (each
     // program sees one case at a time).
     let mut model_runs = Vec::new();
@@ -150,6 +153,13 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
             }
             if !outcome.perturbed.is_empty() {
                 cx.perturbed.insert(m.name.clone(), outcome.perturbed);
+            }
+            if let Some((mut masks, folder)) = outcome.masks {
+                if let Some(set) = &mut masks.value {
+                    set.structures = m.structures.clone();
+                }
+                cx.masks.insert(m.name.clone(), masks);
+                scratch.push(folder);
             }
             for f in &r.files {
                 if let Ok(rec) = record(f, &slashed(&relative_path(&spec_dir, f))) {
@@ -220,6 +230,7 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
             inputs.push(r);
         }
     }
+    drop(scratch);
     inputs.sort_by(|a, b| a.path.cmp(&b.path));
     inputs.dedup_by(|a, b| a.path == b.path);
     Report {
@@ -828,22 +839,25 @@ pub fn write(
     // report.json is the evidence: it is written even when a template fails to render (a
     // bug, or a user's `--templates`), and the failure is returned after the manifest.
     let mut failure = None;
-    let mut files = vec![("report.json", render::json(report))];
+    let mut files: Vec<(&str, Vec<u8>)> = vec![("report.json", render::json(report).into_bytes())];
     for (name, rendered) in [
         ("report.html", templates.html(report)),
         ("report.md", templates.markdown(report)),
     ] {
         match rendered {
-            Ok(text) => files.push((name, text)),
+            Ok(text) => files.push((name, text.into_bytes())),
             Err(e) => {
                 failure.get_or_insert(e);
             }
         }
     }
     for m in &report.models {
-        files.push((m.output.as_str(), m.output_csv.clone()));
+        files.push((m.output.as_str(), m.output_csv.clone().into_bytes()));
         for p in &m.perturbed {
-            files.push((p.output.as_str(), p.output_csv.clone()));
+            files.push((p.output.as_str(), p.output_csv.clone().into_bytes()));
+        }
+        for k in &m.masks {
+            files.push((k.output.as_str(), k.bytes.clone()));
         }
     }
     let mut outputs = Vec::new();

@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 use crate::checks::evidence::Finding;
 use crate::checks::{Context, DataSet, Loaded, Rerun};
 use crate::data::hash::sha256_hex;
+use crate::data::masks::MaskSet;
 use crate::data::predictions::{parse_predictions, Predictions};
 use crate::model::burn::declared::{self, BurnModelDecl};
 use crate::model::command::{CommandModel, Outcome, Request};
 use crate::model::perturb::Perturbation;
-use crate::report::model::ModelRun;
+use crate::report::model::{MaskOutput, ModelRun};
 use crate::spec::{Engine, RunDecl};
 
 /// What running one model gave.
@@ -29,6 +30,9 @@ pub(super) struct ModelOutcome {
     pub again: Option<Loaded<Rerun>>,
     /// Scores under each requested perturbation, by its label.
     pub perturbed: BTreeMap<String, Loaded<Predictions>>,
+    /// A segmentation network's masks, and the scratch folder holding their files while the
+    /// checks read them (the run keeps it until the report is made).
+    pub masks: Option<(Loaded<MaskSet>, tempfile::TempDir)>,
 }
 
 impl ModelOutcome {
@@ -45,6 +49,7 @@ impl ModelOutcome {
             run: None,
             again: None,
             perturbed: BTreeMap::new(),
+            masks: None,
         }
     }
 }
@@ -118,7 +123,11 @@ pub(super) fn run_model(
                 run: Some(run),
                 again,
                 perturbed: BTreeMap::new(),
+                masks: None,
             }
+        }
+        Engine::Burn(decl) if decl.architecture.segments() => {
+            run_segmenter(name, decl, &cases, spec_dir, asked)
         }
         Engine::Burn(decl) => run_burn(name, decl, &cases, spec_dir, cx.seed, sample, asked),
     }
@@ -212,6 +221,134 @@ fn run_burn(
         run: Some(run),
         again,
         perturbed,
+        masks: None,
+    }
+}
+
+/// Runs a segmentation network on every case: each label map is written as NIfTI (with its
+/// grid's place in the patient) to a scratch folder the `segmentation` check reads, like a
+/// mask folder, and kept for the output folder (`models/<name>/<case>.nii.gz`).
+fn run_segmenter(
+    name: &str,
+    decl: &BurnModelDecl,
+    cases: &Cases,
+    spec_dir: &Path,
+    asked: &Asked,
+) -> ModelOutcome {
+    let model = match declared::load(decl) {
+        Ok(m) => m,
+        Err(e) => return ModelOutcome::unavailable(name, format!("model `{name}`: {e}")),
+    };
+    let scratch = match tempfile::Builder::new().prefix("attest-masks-").tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            return ModelOutcome::unavailable(
+                name,
+                format!("model `{name}`: cannot make a folder for its masks: {e}"),
+            )
+        }
+    };
+    let bar = bar(
+        asked.progress,
+        cases.requests.len(),
+        &format!("model {name} (cases)"),
+    );
+    let results = model.segment_cases(&cases.requests, &cases.root, &|done| {
+        if let Some(b) = &bar {
+            b.set_position(done as u64);
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let mut findings = cases.findings.clone();
+    let mut set = MaskSet {
+        display: format!("models/{name}"),
+        files: BTreeMap::new(),
+        structures: BTreeMap::new(),
+    };
+    let mut masks = Vec::new();
+    let mut sums = String::new();
+    let (mut scored, mut failed) = (0, 0);
+    for (req, result) in cases.requests.iter().zip(results) {
+        let case = &req.case_id;
+        let bytes = result.and_then(|m| {
+            crate::data::nifti_out::label_map(
+                m.dims,
+                m.spacing,
+                m.geometry.as_ref(),
+                &m.labels,
+                true,
+            )
+            .map_err(|e| ("model-output", e))
+        });
+        let file = format!("{case}.nii.gz");
+        let written = bytes.and_then(|b| {
+            let path = scratch.path().join(&file);
+            std::fs::write(&path, &b)
+                .map(|()| (b, path))
+                .map_err(|e| ("model-output", format!("cannot write its mask: {e}")))
+        });
+        match written {
+            Ok((b, path)) => {
+                scored += 1;
+                let sha = sha256_hex(&b);
+                sums.push_str(&format!("{sha}  {file}\n"));
+                set.files.insert(case.clone(), path);
+                masks.push(MaskOutput {
+                    case: case.clone(),
+                    output: format!("models/{name}/{file}"),
+                    sha256: sha,
+                    bytes: b,
+                });
+            }
+            Err((code, message)) => {
+                failed += 1;
+                findings.push(Finding::error(
+                    code,
+                    format!("case `{case}`: {message}; no mask"),
+                    format!("case {case}"),
+                ));
+            }
+        }
+    }
+    let mut identity = model.identity();
+    identity.weights.path = crate::report::manifest::relative_path(spec_dir, &decl.weights);
+    let images: usize = cases.requests.iter().map(|q| q.files.len()).sum();
+    let run = ModelRun {
+        name: name.to_string(),
+        kind: "burn".to_string(),
+        command: Vec::new(),
+        model: None,
+        version: None,
+        timeout_s: None,
+        starts: None,
+        images: Some(images),
+        network: Some(identity),
+        cases: cases.total,
+        scored,
+        failed,
+        output: format!("models/{name}/SHA256SUMS"),
+        output_sha256: sha256_hex(sums.as_bytes()),
+        output_csv: sums,
+        perturbed: Vec::new(),
+        masks,
+    };
+    ModelOutcome {
+        loaded: Loaded {
+            value: None,
+            findings: Vec::new(),
+        },
+        run: Some(run),
+        again: None,
+        perturbed: BTreeMap::new(),
+        masks: Some((
+            Loaded {
+                value: Some(set),
+                findings,
+            },
+            scratch,
+        )),
     }
 }
 
@@ -355,6 +492,7 @@ fn collect(name: &str, cases: &Cases, outcomes: &[Outcome]) -> (Loaded<Predictio
         output,
         output_csv: csv,
         perturbed: Vec::new(),
+        masks: Vec::new(),
     };
     (loaded, run)
 }

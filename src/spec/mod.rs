@@ -340,11 +340,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
             .collect(),
         run_models: models
             .iter()
-            .filter(|m| m.run.is_some())
+            .filter(|m| m.run.is_some() && !m.masks)
             .map(|m| m.name.clone())
             .collect(),
         burn_models: models
             .iter()
+            .filter(|m| !m.masks)
             .filter_map(|m| {
                 let b = m.run.as_ref()?.burn()?;
                 Some((m.name.clone(), b.pipeline.window.is_some()))

@@ -11,7 +11,7 @@ use super::diag::{one_of, Diagnostic};
 use super::schema::{Field, Ty};
 use super::yaml::{Node, Pos, Value};
 use super::{existing, structures, DataDecl, Source, STRUCTURE_VALUE};
-use crate::model::burn::declared::{Aggregate, Architecture, BurnModelDecl};
+use crate::model::burn::declared::{Aggregate, Architecture, BurnModelDecl, Output};
 use crate::model::burn::{Backend, KeyMap};
 use crate::model::pipeline::PipelineConfig;
 
@@ -135,6 +135,16 @@ const OUTPUT: &[Field] = &[
         "aggregate",
         Ty::Enum(&["max", "mean"]),
         "how the scores of a case's images combine, default `max`",
+    ),
+    Field::opt(
+        "threshold",
+        Ty::Num { min: 0.0, max: 1.0 },
+        "UNet with one sigmoid output: foreground where the probability is at least this, default 0.5",
+    ),
+    Field::opt(
+        "structures",
+        Ty::MapOf(&STRUCTURE_VALUE),
+        "UNet: structure name → label (class index), for `structure:` of `segmentation`",
     ),
 ];
 
@@ -393,12 +403,17 @@ fn run_model(
         Some(cmd) => command(cmd, v, dir, out),
         None => burn(name, v, dir, out)?,
     };
+    let segments = matches!(&engine, Engine::Burn(b) if b.architecture.segments());
+    let structures = match &engine {
+        Engine::Burn(b) if segments => mask_structures(v, b.architecture.classes(), name, out),
+        _ => BTreeMap::new(),
+    };
     Some(ModelDecl {
         name: name.to_string(),
         predictions: dir.to_path_buf(),
         detections: false,
-        masks: false,
-        structures: BTreeMap::new(),
+        masks: segments,
+        structures,
         run: Some(RunDecl {
             cases: cases?,
             images: images?,
@@ -589,7 +604,7 @@ fn burn(
                 )),
             );
         }
-        if p.volume {
+        if p.volume && !a.segments() {
             out.push(
                 Diagnostic::new(
                     "invalid-model",
@@ -599,8 +614,45 @@ fn burn(
                 .label("remove `volume: true`: each DICOM file is one image, and a case's images combine by `output.aggregate`"),
             );
         }
+        if !p.volume && a.segments() {
+            out.push(
+                Diagnostic::new(
+                    "invalid-model",
+                    format!("model `{name}`: a UNet segments a case's series slice by slice, so the pipeline must assemble it"),
+                    pipeline_pos,
+                )
+                .label("add `volume: true` (a single image is a one-slice series)"),
+            );
+        }
     }
     let output = v.get("output");
+    if let Some(Architecture::Unet(u)) = &architecture {
+        let output = mask_output(name, u, output, out);
+        let weights = weights?;
+        let decl = BurnModelDecl {
+            architecture: architecture?,
+            weights: weights.clone(),
+            weights_sha256,
+            key_map,
+            backend: backend?,
+            batch_size,
+            pipeline: pipeline?,
+            output,
+        };
+        return Some((Engine::Burn(Box::new(decl)), vec![weights]));
+    }
+    for key in ["threshold", "structures"] {
+        if let Some(k) = output.and_then(|o| o.key(key)) {
+            out.push(
+                Diagnostic::new(
+                    "unused-parameter",
+                    format!("model `{name}`: `output.{key}` applies to segmentation networks (`unet`) only"),
+                    &k.pos,
+                )
+                .label("remove this"),
+            );
+        }
+    }
     let aggregate = match output
         .and_then(|o| o.get("aggregate"))
         .and_then(Node::as_str)
@@ -649,10 +701,82 @@ fn burn(
         backend: backend?,
         batch_size,
         pipeline: pipeline?,
-        class: class?,
-        aggregate,
+        output: Output::Score {
+            class: class?,
+            aggregate,
+        },
     };
     Some((Engine::Burn(Box::new(decl)), vec![weights]))
+}
+
+/// A UNet's output rule: a threshold for a single sigmoid output (default 0.5); `class` and
+/// `aggregate` are for classifiers.
+fn mask_output(
+    name: &str,
+    u: &crate::model::burn::UNetConfig,
+    output: Option<&Node>,
+    out: &mut Vec<Diagnostic>,
+) -> Output {
+    for key in ["class", "aggregate"] {
+        if let Some(k) = output.and_then(|o| o.key(key)) {
+            out.push(
+                Diagnostic::new(
+                    "unused-parameter",
+                    format!("model `{name}`: `output.{key}` applies to classifiers; a UNet gives a label map per case"),
+                    &k.pos,
+                )
+                .label("remove this"),
+            );
+        }
+    }
+    let threshold = output.and_then(|o| o.get("threshold"));
+    if let (Some(t), true) = (threshold, u.out_channels > 1) {
+        out.push(
+            Diagnostic::new(
+                "unused-parameter",
+                format!("model `{name}`: with {} output channels each pixel takes its most probable class; `threshold` applies to one sigmoid output", u.out_channels),
+                &t.pos,
+            )
+            .label("remove this"),
+        );
+    }
+    Output::Mask {
+        threshold: threshold.and_then(Node::as_f64).unwrap_or(0.5),
+    }
+}
+
+/// The structures a segmentation network's labels stand for (`output.structures`), checked
+/// against its classes.
+pub(super) fn mask_structures(
+    v: &Node,
+    classes: usize,
+    name: &str,
+    out: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, u32> {
+    let mut map = BTreeMap::new();
+    let Some(node) = v.get("output").and_then(|o| o.get("structures")) else {
+        return map;
+    };
+    for (key, value) in node.as_map().unwrap_or(&[]) {
+        let Some(x) = value.as_f64() else { continue };
+        if x.fract() == 0.0 && x >= 1.0 && (x as usize) < classes {
+            map.insert(key.name.clone(), x as u32);
+        } else if x.fract() == 0.0 && x >= 1.0 {
+            out.push(
+                Diagnostic::new(
+                    "out-of-range",
+                    format!(
+                        "model `{name}`: structure `{}` is label {x}, but the network's labels are 0 (background) to {}",
+                        key.name,
+                        classes - 1
+                    ),
+                    &value.pos,
+                )
+                .label(format!("at most {}", classes - 1)),
+            );
+        }
+    }
+    map
 }
 
 /// Deserialises a section into `T`; a problem (unknown key, wrong type) is a diagnostic at the

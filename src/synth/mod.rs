@@ -17,7 +17,7 @@ mod defects;
 mod deid;
 mod demo;
 mod detection;
-mod gzip;
+
 mod nifti;
 mod pipeline;
 mod seg;

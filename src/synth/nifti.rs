@@ -61,7 +61,7 @@ pub fn write_mask(
     let mut bytes = header(dims, spacing);
     bytes.extend(voxels.iter().map(|&v| u8::from(v)));
     if path.extension().is_some_and(|e| e == "gz") {
-        bytes = super::gzip::gzip_best(&bytes);
+        bytes = crate::data::gzip::gzip_best(&bytes);
     }
     super::ct::write_bytes(path, &bytes)?;
     Ok(())

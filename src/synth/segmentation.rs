@@ -210,15 +210,12 @@ pub fn write_segmentation(dir: &Path, seed: u64) -> Result<SegmentationSummary, 
     })
 }
 
-/// Writes a label map (`labels` x fastest) as NIfTI-1 with its place in the patient:
-/// `geometry` (LPS) converted to RAS and stored as the sform (code 2, aligned) and, as a
-/// quaternion, the qform (code 1, scanner), so readers that prefer either agree; uint8 voxels,
-/// gzip-compressed when the path ends in `.gz`, without a time stamp. Returns the bytes
-/// written.
+/// Writes a label map (`labels` x fastest) as NIfTI-1 with its place in the patient (see
+/// [`crate::data::nifti_out::label_map`]), gzip-compressed when the path ends in `.gz`.
+/// Returns the bytes written.
 ///
 /// # Panics
-/// When `labels` does not hold one value per voxel, an extent is 0 or above 32767, or the
-/// axes are not orthonormal (a qform cannot state them): programming errors of the generator.
+/// When the label map cannot be written as NIfTI-1 (a programming error of the generator).
 pub fn write_label_nifti(
     path: &Path,
     dims: [usize; 3],
@@ -226,109 +223,11 @@ pub fn write_label_nifti(
     geometry: &Geometry,
     labels: &[u8],
 ) -> Result<u64, SynthError> {
-    assert!(dims.iter().all(|&d| (1..=i16::MAX as usize).contains(&d)));
-    assert_eq!(
-        labels.len(),
-        dims.iter().product::<usize>(),
-        "one value per voxel"
-    );
-    let mut h = vec![0u8; 352];
-    let i16_at =
-        |h: &mut Vec<u8>, at: usize, v: i16| h[at..at + 2].copy_from_slice(&v.to_le_bytes());
-    let f32_at = |h: &mut Vec<u8>, at: usize, v: f64| {
-        h[at..at + 4].copy_from_slice(&(v as f32).to_le_bytes());
-    };
-    h[0..4].copy_from_slice(&348i32.to_le_bytes()); // sizeof_hdr
-    for (i, d) in [3, dims[0], dims[1], dims[2], 1, 1, 1, 1]
-        .iter()
-        .enumerate()
-    {
-        i16_at(&mut h, 40 + 2 * i, *d as i16);
-    }
-    i16_at(&mut h, 70, 2); // datatype: DT_UINT8
-    i16_at(&mut h, 72, 8); // bitpix
-                           // RAS columns (x and y of LPS negated) and the rotation's handedness.
-    let ras = |v: [f64; 3]| [-v[0], -v[1], v[2]];
-    let cols = geometry.axes.map(ras);
-    let det = cols[0][0] * (cols[1][1] * cols[2][2] - cols[2][1] * cols[1][2])
-        - cols[1][0] * (cols[0][1] * cols[2][2] - cols[2][1] * cols[0][2])
-        + cols[2][0] * (cols[0][1] * cols[1][2] - cols[1][1] * cols[0][2]);
-    let qfac = if det < 0.0 { -1.0 } else { 1.0 };
-    for (i, p) in [qfac, spacing[0], spacing[1], spacing[2]]
-        .iter()
-        .enumerate()
-    {
-        f32_at(&mut h, 76 + 4 * i, *p);
-    }
-    f32_at(&mut h, 108, 352.0); // vox_offset
-    f32_at(&mut h, 112, 1.0); // scl_slope
-    h[123] = 2; // xyzt_units: mm
-    i16_at(&mut h, 252, 1); // qform_code: scanner
-    i16_at(&mut h, 254, 2); // sform_code: aligned
-    let [b, c, d] = quaternion([cols[0], cols[1], cols[2].map(|x| x * qfac)]);
-    let origin = ras(geometry.origin);
-    for (i, v) in [b, c, d, origin[0], origin[1], origin[2]]
-        .iter()
-        .enumerate()
-    {
-        f32_at(&mut h, 256 + 4 * i, *v);
-    }
-    for r in 0..3 {
-        for k in 0..3 {
-            f32_at(&mut h, 280 + 16 * r + 4 * k, cols[k][r] * spacing[k]);
-        }
-        f32_at(&mut h, 280 + 16 * r + 12, origin[r]);
-    }
-    h[344..348].copy_from_slice(b"n+1\0");
-    h.extend_from_slice(labels);
-    if path.extension().is_some_and(|e| e == "gz") {
-        h = super::gzip::gzip_best(&h);
-    }
-    super::ct::write_bytes(path, &h)?;
-    Ok(h.len() as u64)
-}
-
-/// The quaternion (b, c, d; a ≥ 0 implied) of a proper rotation given by its columns, as
-/// nifti1_io's `nifti_mat44_to_quatern` computes it.
-fn quaternion(cols: [[f64; 3]; 3]) -> [f64; 3] {
-    let r = |i: usize, j: usize| cols[j][i];
-    for (a, b) in [(0, 1), (0, 2), (1, 2)] {
-        let dot: f64 = (0..3).map(|i| cols[a][i] * cols[b][i]).sum();
-        assert!(dot.abs() < 1e-9, "axes must be orthonormal for a qform");
-    }
-    let trace = r(0, 0) + r(1, 1) + r(2, 2) + 1.0;
-    let (a, b, c, d);
-    if trace > 0.5 {
-        a = 0.5 * trace.sqrt();
-        b = 0.25 * (r(2, 1) - r(1, 2)) / a;
-        c = 0.25 * (r(0, 2) - r(2, 0)) / a;
-        d = 0.25 * (r(1, 0) - r(0, 1)) / a;
-    } else {
-        let xd = 1.0 + r(0, 0) - (r(1, 1) + r(2, 2));
-        let yd = 1.0 + r(1, 1) - (r(0, 0) + r(2, 2));
-        let zd = 1.0 + r(2, 2) - (r(0, 0) + r(1, 1));
-        if xd > 1.0 {
-            b = 0.5 * xd.sqrt();
-            c = 0.25 * (r(0, 1) + r(1, 0)) / b;
-            d = 0.25 * (r(0, 2) + r(2, 0)) / b;
-            a = 0.25 * (r(2, 1) - r(1, 2)) / b;
-        } else if yd > 1.0 {
-            c = 0.5 * yd.sqrt();
-            b = 0.25 * (r(0, 1) + r(1, 0)) / c;
-            d = 0.25 * (r(1, 2) + r(2, 1)) / c;
-            a = 0.25 * (r(0, 2) - r(2, 0)) / c;
-        } else {
-            d = 0.5 * zd.sqrt();
-            b = 0.25 * (r(0, 2) + r(2, 0)) / d;
-            c = 0.25 * (r(1, 2) + r(2, 1)) / d;
-            a = 0.25 * (r(1, 0) - r(0, 1)) / d;
-        }
-    }
-    if a < 0.0 {
-        [-b, -c, -d]
-    } else {
-        [b, c, d]
-    }
+    let gzip = path.extension().is_some_and(|e| e == "gz");
+    let bytes = crate::data::nifti_out::label_map(dims, spacing, Some(geometry), labels, gzip)
+        .unwrap_or_else(|e| panic!("{e}"));
+    super::ct::write_bytes(path, &bytes)?;
+    Ok(bytes.len() as u64)
 }
 
 #[cfg(test)]

@@ -13,7 +13,11 @@ use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Backend, ClassifierModel, KeyMap, ResNetConfig, WeightsError, WeightsInfo};
+use super::{
+    Backend, ClassifierModel, KeyMap, ResNetConfig, SegmenterModel, UNetConfig, WeightsError,
+    WeightsInfo,
+};
+use crate::data::masks::Geometry;
 use crate::model::command::{Outcome, Request};
 use crate::model::perturb::Perturbation;
 use crate::model::pipeline::{self, PipelineConfig, Prepared};
@@ -27,6 +31,8 @@ pub const DOC: &str = include_str!("burn.md");
 pub enum Architecture {
     /// A ResNet classifier with basic blocks (`attest explain burn`).
     Resnet(ResNetConfig),
+    /// A 2D UNet segmenting each slice (`attest explain burn`).
+    Unet(UNetConfig),
 }
 
 impl Architecture {
@@ -34,7 +40,13 @@ impl Architecture {
     pub fn in_channels(&self) -> usize {
         match self {
             Architecture::Resnet(c) => c.in_channels,
+            Architecture::Unet(c) => c.in_channels,
         }
+    }
+
+    /// Whether the network gives masks (else case scores).
+    pub fn segments(&self) -> bool {
+        matches!(self, Architecture::Unet(_))
     }
 
     /// Problems with the configuration itself, as `(field, message)`.
@@ -66,14 +78,45 @@ impl Architecture {
                     ));
                 }
             }
+            Architecture::Unet(c) => {
+                for (field, value) in [
+                    ("in_channels", c.in_channels),
+                    ("out_channels", c.out_channels),
+                    ("base_channels", c.base_channels),
+                ] {
+                    if value == 0 {
+                        out.push((format!("unet.{field}"), "must be at least 1".to_string()));
+                    }
+                }
+                if c.out_channels > 255 {
+                    out.push((
+                        "unet.out_channels".to_string(),
+                        format!(
+                            "is {}; a label map holds at most 255 classes",
+                            c.out_channels
+                        ),
+                    ));
+                }
+                if c.depth > 8 {
+                    out.push((
+                        "unet.depth".to_string(),
+                        format!(
+                            "is {}; at most 8 poolings (images a multiple of 256 pixels)",
+                            c.depth
+                        ),
+                    ));
+                }
+            }
         }
         out
     }
 
-    /// The class count, for checking the output rule.
+    /// The class count: the softmax's outputs, or 2 (background, foreground) for a UNet with
+    /// one sigmoid output.
     pub fn classes(&self) -> usize {
         match self {
             Architecture::Resnet(c) => c.num_classes,
+            Architecture::Unet(c) => c.out_channels.max(2),
         }
     }
 }
@@ -116,16 +159,30 @@ pub struct BurnModelDecl {
     pub backend: Backend,
     pub batch_size: usize,
     pub pipeline: PipelineConfig,
-    /// The class whose probability is the image's score.
-    pub class: usize,
-    pub aggregate: Aggregate,
+    pub output: Output,
 }
 
-/// A loaded burn model, ready to score cases.
+/// What the network's probabilities become.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A case score: the probability of `class` in each image, combined by `aggregate`.
+    Score { class: usize, aggregate: Aggregate },
+    /// A label map per case: each pixel's most probable class, or with one sigmoid output,
+    /// 1 where the probability is at least `threshold`.
+    Mask { threshold: f64 },
+}
+
+/// A loaded burn model, ready to score or segment cases.
 #[derive(Debug)]
 pub struct Loaded {
-    model: ClassifierModel,
+    net: Net,
     decl: BurnModelDecl,
+}
+
+#[derive(Debug)]
+enum Net {
+    Classifier(Box<ClassifierModel>),
+    Segmenter(Box<SegmenterModel>),
 }
 
 /// Why a declared model could not be loaded.
@@ -146,14 +203,18 @@ pub enum LoadError {
 
 /// Builds the network and loads its weights under the strict policy; checks the pinned hash.
 pub fn load(decl: &BurnModelDecl) -> Result<Loaded, LoadError> {
-    let model = match &decl.architecture {
-        Architecture::Resnet(config) => {
+    let net = match &decl.architecture {
+        Architecture::Resnet(config) => Net::Classifier(Box::new(
             ClassifierModel::load_on(config, &decl.weights, &decl.key_map, decl.backend)?
-                .with_batch_size(decl.batch_size)
-        }
+                .with_batch_size(decl.batch_size),
+        )),
+        Architecture::Unet(config) => Net::Segmenter(Box::new(
+            SegmenterModel::load_on(config, &decl.weights, &decl.key_map, decl.backend)?
+                .with_batch_size(decl.batch_size),
+        )),
     };
     if let Some(expected) = &decl.weights_sha256 {
-        let found = &model.weights().sha256;
+        let found = &net.weights().sha256;
         if !found.eq_ignore_ascii_case(expected) {
             return Err(LoadError::Pin {
                 path: decl.weights.clone(),
@@ -163,9 +224,37 @@ pub fn load(decl: &BurnModelDecl) -> Result<Loaded, LoadError> {
         }
     }
     Ok(Loaded {
-        model,
+        net,
         decl: decl.clone(),
     })
+}
+
+impl Net {
+    fn weights(&self) -> &WeightsInfo {
+        match self {
+            Net::Classifier(m) => m.weights(),
+            Net::Segmenter(m) => m.weights(),
+        }
+    }
+
+    fn backend(&self) -> Backend {
+        match self {
+            Net::Classifier(m) => m.backend(),
+            Net::Segmenter(m) => m.backend(),
+        }
+    }
+}
+
+/// A case's segmentation: class labels on the series' grid (x fastest).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelMap {
+    /// Columns, rows, slices.
+    pub dims: [usize; 3],
+    /// Column spacing, row spacing, slice step, mm.
+    pub spacing: [f64; 3],
+    /// The grid's place in the patient (LPS).
+    pub geometry: Option<Geometry>,
+    pub labels: Vec<u8>,
 }
 
 /// What identifies a model run, for the manifest and the report.
@@ -181,9 +270,9 @@ pub struct Identity {
     /// The arithmetic the network runs in.
     pub precision: &'static str,
     pub batch_size: usize,
-    /// The output rule: which class's probability, and how images combine per case.
-    pub class: usize,
-    pub aggregate: &'static str,
+    /// The output rule: which class's probability, and how images combine per case
+    /// (`score`); or the threshold of a one-output segmenter (`mask`).
+    pub output: serde_json::Value,
 }
 
 impl Loaded {
@@ -191,15 +280,31 @@ impl Loaded {
         let canonical = self.decl.pipeline.canonical_json();
         Identity {
             architecture: self.decl.architecture.clone(),
-            weights: self.model.weights().clone(),
+            weights: self.net.weights().clone(),
             pipeline: serde_json::from_str(&canonical).unwrap_or(serde_json::Value::Null),
             pipeline_sha256: self.decl.pipeline.sha256(),
-            backend: self.model.backend().name(),
+            backend: self.net.backend().name(),
             precision: "float32",
             batch_size: self.decl.batch_size,
-            class: self.decl.class,
-            aggregate: self.decl.aggregate.name(),
+            output: match self.decl.output {
+                Output::Score { class, aggregate } => serde_json::json!({
+                    "kind": "score", "class": class, "aggregate": aggregate.name()
+                }),
+                Output::Mask { threshold } => serde_json::json!({
+                    "kind": "mask",
+                    "rule": if self.decl.architecture.classes() == 2 && matches!(&self.decl.architecture, Architecture::Unet(c) if c.out_channels == 1) {
+                        format!("foreground where the sigmoid probability is at least {threshold}")
+                    } else {
+                        "each pixel's most probable class (the lowest index on a tie)".to_string()
+                    }
+                }),
+            },
         }
+    }
+
+    /// Whether this network gives masks (else case scores).
+    pub fn segments(&self) -> bool {
+        matches!(self.net, Net::Segmenter(_))
     }
 
     /// Scores each request's case (one outcome per request, in order): its files are prepared
@@ -216,6 +321,19 @@ impl Loaded {
         perturbation: Option<(&Perturbation, u64)>,
         progress: &dyn Fn(usize),
     ) -> Vec<Outcome> {
+        let (Net::Classifier(classifier), Output::Score { class, aggregate }) =
+            (&self.net, &self.decl.output)
+        else {
+            let why = "a segmentation network gives masks, not case scores";
+            return requests
+                .iter()
+                .map(|_| Outcome::Failed {
+                    code: "model-unavailable",
+                    message: why.to_string(),
+                })
+                .collect();
+        };
+        let (class, aggregate) = (*class, *aggregate);
         let files: Vec<PathBuf> = requests
             .iter()
             .flat_map(|r| r.files.iter().map(PathBuf::from))
@@ -243,15 +361,12 @@ impl Loaded {
                         data.extend_from_slice(&p.data);
                     }
                 }
-                match self.model.predict(&data, [chunk.len(), c, h, w]) {
+                match classifier.predict(&data, [chunk.len(), c, h, w]) {
                     Ok(out) => {
                         for (&i, probs) in chunk.iter().zip(out) {
-                            probability[i] = Some(match probs.get(self.decl.class) {
+                            probability[i] = Some(match probs.get(class) {
                                 Some(&x) if x.is_finite() => Ok(f64::from(x)),
-                                Some(&x) => Err(format!(
-                                    "the network gave {x} for class {}",
-                                    self.decl.class
-                                )),
+                                Some(&x) => Err(format!("the network gave {x} for class {class}")),
                                 None => Err(format!("the network gave {} classes", probs.len())),
                             });
                         }
@@ -272,9 +387,114 @@ impl Loaded {
             .map(|r| {
                 let mine = &probability[next..next + r.files.len()];
                 next += r.files.len();
-                self.combine(mine)
+                combine(mine, aggregate)
             })
             .collect()
+    }
+
+    /// Segments each request's case: its files are assembled into one series by the pipeline
+    /// (`volume: true`), every slice runs through the UNet, and each pixel gets its label
+    /// (the output rule). A case whose series cannot be assembled, or which the network
+    /// cannot take, is an error naming the reason; `progress` hears the cases done.
+    pub fn segment_cases(
+        &self,
+        requests: &[Request],
+        root: &Path,
+        progress: &dyn Fn(usize),
+    ) -> Vec<Result<LabelMap, (&'static str, String)>> {
+        let (Net::Segmenter(unet), Output::Mask { threshold }) = (&self.net, &self.decl.output)
+        else {
+            let why = "a classifier gives case scores, not masks".to_string();
+            return requests
+                .iter()
+                .map(|_| Err(("model-unavailable", why.clone())))
+                .collect();
+        };
+        let mut out = Vec::with_capacity(requests.len());
+        for (done, r) in requests.iter().enumerate() {
+            out.push(self.segment(unet, *threshold, r, root));
+            progress(done + 1);
+        }
+        out
+    }
+
+    fn segment(
+        &self,
+        unet: &SegmenterModel,
+        threshold: f64,
+        r: &Request,
+        root: &Path,
+    ) -> Result<LabelMap, (&'static str, String)> {
+        let paths: Vec<PathBuf> = r.files.iter().map(PathBuf::from).collect();
+        let v = pipeline::series(&paths, &self.decl.pipeline)
+            .map_err(|e| ("model-input", described(&e, root)))?;
+        let [c, z, h, w] = match v.shape[..] {
+            [c, z, h, w] => [c, z, h, w],
+            _ => {
+                return Err((
+                    "model-input",
+                    "the pipeline did not give a volume".to_string(),
+                ))
+            }
+        };
+        let Some([dz, dy, dx]) = v
+            .spacing_mm
+            .as_deref()
+            .and_then(|s| <[f64; 3]>::try_from(s).ok())
+        else {
+            return Err((
+                "model-input",
+                "the series states no Pixel Spacing or slice step; a mask needs its grid"
+                    .to_string(),
+            ));
+        };
+        // [C, Z, H, W] to a batch of Z images [C, H, W].
+        let plane = h * w;
+        let mut batch = Vec::with_capacity(v.data.len());
+        for k in 0..z {
+            for ch in 0..c {
+                let at = (ch * z + k) * plane;
+                batch.extend_from_slice(&v.data[at..at + plane]);
+            }
+        }
+        let probs = unet
+            .predict(&batch, [z, c, h, w])
+            .map_err(|e| ("model-input", e.to_string()))?;
+        let classes = probs.first().map_or(0, |p| p.len() / plane.max(1));
+        let mut labels = Vec::with_capacity(z * plane);
+        for (k, p) in probs.iter().enumerate() {
+            for i in 0..plane {
+                let label = if classes == 1 {
+                    let x = p[i];
+                    if !x.is_finite() {
+                        return Err(("model-input", format!("slice {k}: the network gave {x}")));
+                    }
+                    u8::from(f64::from(x) >= threshold)
+                } else {
+                    let mut best = (0usize, f32::NEG_INFINITY);
+                    for ch in 0..classes {
+                        let x = p[ch * plane + i];
+                        if !x.is_finite() {
+                            return Err((
+                                "model-input",
+                                format!("slice {k}: the network gave {x} for class {ch}"),
+                            ));
+                        }
+                        if x > best.1 {
+                            best = (ch, x);
+                        }
+                    }
+                    best.0 as u8
+                };
+                labels.push(label);
+            }
+        }
+        Ok(LabelMap {
+            dims: [w, h, z],
+            spacing: [dx, dy, dz],
+            geometry: v.grid,
+            labels,
+        })
     }
 
     /// One file through the pipeline (and the perturbation), as a `[C, H, W]` image.
@@ -292,7 +512,7 @@ impl Loaded {
                 pipeline::image_perturbed(path, &self.decl.pipeline, p, file_seed)
             }
         };
-        let prepared = prepared.map_err(|e| format!("{}: {e}", e.code()))?;
+        let prepared = prepared.map_err(|e| described(&e, root))?;
         if prepared.shape.len() != 3 {
             return Err(format!(
                 "{}: the pipeline gave a {}-dimensional input; the classifier takes images",
@@ -302,12 +522,21 @@ impl Loaded {
         }
         Ok(prepared)
     }
+}
 
-    /// A case's outcome from its images' probabilities (all present by now).
-    fn combine(&self, images: &[Option<Result<f64, String>>]) -> Outcome {
-        let mut values = Vec::with_capacity(images.len());
-        for p in images {
-            match p {
+/// A pipeline error for a finding: its code, and its message with file names relative to the
+/// DICOM folder (as the manifest shows them), so the report does not depend on where the
+/// data lie.
+fn described(e: &crate::model::pipeline::PipelineError, root: &Path) -> String {
+    let root = format!("{}/", root.display());
+    format!("{}: {}", e.code(), e.to_string().replace(&root, ""))
+}
+
+/// A case's outcome from its images' probabilities (all present by now).
+fn combine(images: &[Option<Result<f64, String>>], aggregate: Aggregate) -> Outcome {
+    let mut values = Vec::with_capacity(images.len());
+    for p in images {
+        match p {
                 Some(Ok(x)) => values.push(*x),
                 Some(Err(e)) => {
                     return Outcome::Failed {
@@ -324,15 +553,14 @@ impl Loaded {
                     }
                 }
             }
-        }
-        if values.is_empty() {
-            return Outcome::Failed {
-                code: "no-images",
-                message: "the case has no images".to_string(),
-            };
-        }
-        Outcome::Score(self.decl.aggregate.apply(&values))
     }
+    if values.is_empty() {
+        return Outcome::Failed {
+            code: "no-images",
+            message: "the case has no images".to_string(),
+        };
+    }
+    Outcome::Score(aggregate.apply(&values))
 }
 
 /// Images per forward call between progress updates (the model batches within it).

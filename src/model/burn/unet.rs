@@ -30,7 +30,7 @@ use super::weights::{self, KeyMap, WeightsError, WeightsInfo};
 use super::{check_input, run_batched, Backend, InputError};
 
 /// A UNet's shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UNetConfig {
     /// Image channels.
