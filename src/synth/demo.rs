@@ -54,8 +54,8 @@ const OUTPUTS: [&str; 6] = [
 ];
 
 pub(super) struct Site {
-    code: &'static str,
-    cases: usize,
+    pub(super) code: &'static str,
+    pub(super) cases: usize,
     positives: usize,
     manufacturer: &'static str,
     models: [&'static str; 2],

@@ -6,7 +6,8 @@
 //! writes byte-identical files on any machine (no clock, no hash-map order, no thread count).
 //! Tests build fixtures with [`CtInstance`] (one field changed from the default) and write them
 //! with [`write_ct`]; `examples/gen_testdata.rs` calls [`write_demo`], [`write_bulk`],
-//! [`write_detection`] and [`write_segmentation`]. Masks are written as NIfTI
+//! [`write_detection`] and [`write_segmentation`];
+//! `examples/train_nodule_cnn.rs` calls [`write_nodule_slices`]. Masks are written as NIfTI
 //! ([`write_mask`], [`write_label_nifti`]) and as DICOM Segmentations ([`SegInstance`]).
 
 mod annotation;
@@ -22,6 +23,7 @@ mod nifti;
 mod pipeline;
 mod seg;
 mod segmentation;
+mod training;
 mod uid;
 
 use std::path::PathBuf;
@@ -48,6 +50,7 @@ pub use segmentation::{
     write_label_nifti, write_segmentation, SegmentationSummary, SEGMENTATION_CASES,
     SEGMENTATION_DIMS, SEGMENTATION_SPACING,
 };
+pub use training::{write_nodule_slices, LabelledSlice, HELDOUT_SEED, LABELS_FILE, TRAINING_SEED};
 pub use uid::{synthetic_uid, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, UID_ROOT};
 
 /// Why synthetic data could not be written.

@@ -1,7 +1,8 @@
 //! Models that attest runs in-process with burn 0.22: a ResNet-family classifier
 //! ([`resnet`]) and a 2D UNet ([`unet`]), their weights read at run time from safetensors,
 //! PyTorch state-dict or burnpack files with a declared key map and a strict policy
-//! ([`weights`]), and batched inference returning probabilities.
+//! ([`weights`]), and batched inference returning probabilities; [`train`] trains the
+//! classifier on the CPU (the committed `models/nodule-cnn`).
 //!
 //! Convolutions and max pooling on the CPU run attest's own kernels (`cpu_conv`: ResNet-18
 //! inference 1.7x faster than with burn-flex's, README); everything else, and every other
@@ -18,6 +19,7 @@
 mod cpu_conv;
 pub mod declared;
 pub mod resnet;
+pub mod train;
 pub mod unet;
 pub mod weights;
 

@@ -560,6 +560,24 @@ pub(crate) fn save_burnpack<M: Module>(model: &M, path: &Path) -> Result<(), Wei
     })
 }
 
+/// Writes `model` as safetensors at `path` in PyTorch's layout (`Linear` weights
+/// `[out, in]`, batch norm `weight`/`bias`) under burn's module names, replacing any file
+/// there. The header's metadata is the single entry `format: pt` (the Hugging Face
+/// convention for PyTorch-layout files): burn-store's default metadata has three entries, and
+/// the safetensors crate writes metadata from a `HashMap`, so with more than one entry the
+/// bytes, and the SHA-256, would change from run to run with the same weights.
+pub(crate) fn save_safetensors<M: Module>(model: &M, path: &Path) -> Result<(), WeightsError> {
+    let mut store = SafetensorsStore::from_file(path)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .clear_metadata()
+        .metadata("format", "pt")
+        .overwrite(true);
+    model.save_into(&mut store).map_err(|e| WeightsError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
 fn is_num_batches_tracked(name: &str) -> bool {
     name == "num_batches_tracked" || name.ends_with(".num_batches_tracked")
 }
