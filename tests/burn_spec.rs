@@ -173,9 +173,25 @@ fn scores_are_the_pipeline_and_forward_pass_composed_and_the_run_is_identified()
         m["output_sha256"],
         hex::encode(Sha256::digest(csv.as_bytes())).as_str()
     );
-    // The weights file is an input in the manifest, with its hash.
-    let manifest = std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap();
-    assert!(manifest.contains(&sha), "weights hash not in the manifest");
+    // The manifest lists the weights file as an input, and the network's identity.
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(manifest["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["sha256"] == sha.as_str()
+            && f["path"].as_str().unwrap().ends_with("resnet_tiny.pt")));
+    let id = &manifest["models"][0]["network"];
+    assert_eq!(id["weights"]["sha256"], sha.as_str());
+    assert_eq!(id["pipeline_sha256"], pipeline_config().sha256().as_str());
+    assert_eq!(
+        (id["backend"].as_str(), id["precision"].as_str()),
+        (Some("flex"), Some("float32"))
+    );
+    assert_eq!(id["architecture"], n["architecture"]);
 }
 
 #[test]

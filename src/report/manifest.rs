@@ -30,6 +30,11 @@ pub struct Manifest {
     /// Templates that replaced the built-in ones (`--templates`), paths as given.
     #[serde(default)]
     pub templates: Vec<FileRecord>,
+    /// What identifies each model attest ran: the program and what it announced, or the
+    /// network's architecture, weights SHA-256, pipeline (and its SHA-256), backend and
+    /// precision (as in `report.json`).
+    #[serde(default)]
+    pub models: Vec<serde_json::Value>,
     pub outputs: Vec<FileRecord>,
 }
 

@@ -901,6 +901,19 @@ pub fn write(
             .map(|p| record(p, &p.display().to_string()))
             .collect::<Result<_, _>>()
             .map_err(io(out))?,
+        models: report
+            .models
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "name": m.name,
+                    "kind": m.kind,
+                    "command": m.command,
+                    "announced": m.model.as_ref().map(|n| format!("{n} {}", m.version.clone().unwrap_or_default())),
+                    "network": m.network,
+                })
+            })
+            .collect(),
         outputs,
     };
     let p = out.join("manifest.json");
