@@ -198,6 +198,7 @@ fn scores_are_the_pipeline_and_forward_pass_composed_and_the_run_is_identified()
 fn repeatability_and_robustness_on_a_network() {
     let dir = tempfile::tempdir().unwrap();
     let reqs = "  - id: REP\n    title: R\n    check: model.repeatability\n    model: cnn\n    cases: 12\n\
+                \x20 - id: REP2\n    title: R\n    check: model.repeatability\n    model: cnn\n    cases: 5\n    backend: flex\n\
                 \x20 - id: ROB\n    title: R\n    check: model.robustness\n    model: cnn\n    truth: cases\n\
                 \x20   perturbations:\n      - { kind: noise, sigma: 200 }\n      - { kind: jpeg, quality: 5 }\n\
                 \x20     - { kind: contrast, factor: 0.5 }\n      - { kind: rotation, degrees: 10 }\n\
@@ -211,7 +212,15 @@ fn repeatability_and_robustness_on_a_network() {
     assert_eq!(rep["measurements"][0]["n"], 12);
     assert_eq!(rep["measurements"][0]["estimate"], 1.0);
 
-    let rob = &report["requirements"][1];
+    let rep2 = &report["requirements"][1];
+    assert_eq!(rep2["status"], "pass", "{rep2:#}");
+    assert_eq!(rep2["measurements"][0]["n"], 5);
+    assert!(rep2["method"]
+        .as_str()
+        .unwrap()
+        .contains("on the flex backend"));
+
+    let rob = &report["requirements"][2];
     let ms = rob["measurements"].as_array().unwrap();
     assert_eq!(ms.len(), 4);
     let clean = scores(&std::fs::read_to_string(dir.path().join("out/models/cnn.csv")).unwrap());
@@ -400,6 +409,16 @@ fn network_mistakes_are_spec_errors_at_their_line() {
             || e.contains("does not apply"),
         "{e}"
     );
+
+    // model.repeatability on another backend: only one compiled in.
+    let rep = "  - id: R\n    title: R\n    check: model.repeatability\n    model: cnn\n    backend: cuda\n";
+    if !cfg!(feature = "cuda") {
+        let e = lint(dir.path(), &spec("", rep));
+        assert!(
+            e.contains("backend `cuda` is not compiled into this attest"),
+            "{e}"
+        );
+    }
 
     // model.robustness: only networks; JPEG needs a window; no empty list.
     let preds = root().join("testdata/demo/predictions.csv");
@@ -758,4 +777,17 @@ fn unet_mistakes_are_spec_errors() {
     let auc = "  - id: A\n    title: A\n    check: classification\n    model: seg\n    truth: cases\n    metric: auc\n    pass: ci_low >= 0.5\n";
     let e = lint(dir.path(), &text(arch, "{ volume: true }", "{ }", auc));
     assert!(e.contains("`seg` is not"), "{e}");
+}
+
+/// With the deprecated ndarray backend compiled in (`cargo test --features ndarray`), the
+/// network's scores rerun on ndarray agree with flex's within 1e-5 (different summation
+/// orders: not bit for bit).
+#[cfg(feature = "ndarray")]
+#[test]
+fn scores_agree_across_cpu_backends_within_a_stated_tolerance() {
+    let dir = tempfile::tempdir().unwrap();
+    let reqs = "  - id: X\n    title: X\n    check: model.repeatability\n    model: cnn\n    cases: 30\n    backend: ndarray\n    tolerance: 1e-5\n";
+    let (code, _, req) = common::run_spec(dir.path(), &spec("", reqs));
+    assert_eq!(code, 0, "{req:#}");
+    assert_eq!(req["measurements"][0]["n"], 30);
 }

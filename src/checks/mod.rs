@@ -81,8 +81,8 @@ pub struct Context {
     pub seed: u64,
     /// Reference standards derived from label sets, by data source name.
     pub references: BTreeMap<String, crate::data::labels::reference::Reference>,
-    /// Second runs of models on a seeded sample of cases, by model name: each sampled case and
-    /// its second outcome (a score, or why it failed).
+    /// Second runs of models on a seeded sample of cases, by [`repeat_key`]: each sampled case
+    /// and its second outcome (a score, or why it failed).
     pub repeats: BTreeMap<String, Loaded<Rerun>>,
     /// Whole runs of models under declared perturbations: by model name, then by the
     /// perturbation's label (`noise sigma=20`).
@@ -107,8 +107,9 @@ pub struct Uses {
     )>,
     /// Further files the check reads (hashed into the manifest like every input).
     pub files: Vec<std::path::PathBuf>,
-    /// Models to run a second time on a seeded sample of this many cases (repeatability).
-    pub repeats: Vec<(String, usize)>,
+    /// Models to run a second time on a seeded sample of this many cases (repeatability), on
+    /// the same backend (`None`) or on another one (a network's, by name).
+    pub repeats: Vec<(String, usize, Option<String>)>,
     /// Models to run again under each of these perturbations (robustness).
     pub perturbations: Vec<(String, crate::model::perturb::Perturbation)>,
 }
@@ -144,6 +145,15 @@ pub struct Names {
     pub mask_structures: BTreeMap<String, Vec<String>>,
     /// The structures each mask model names (`structures:`), by model name.
     pub mask_model_structures: BTreeMap<String, Vec<String>>,
+}
+
+/// The key of a model's second run in [`Context::repeats`]: the model's name, and the backend
+/// it ran on when a check asked for another one (`cnn@ndarray`).
+pub fn repeat_key(model: &str, backend: Option<&str>) -> String {
+    match backend {
+        Some(b) => format!("{model}@{b}"),
+        None => model.to_string(),
+    }
 }
 
 /// A configured check, ready to evaluate.

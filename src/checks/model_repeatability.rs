@@ -31,11 +31,18 @@ pub const PARAMS: &[Field] = &[
         },
         "largest absolute difference that counts as the same score, default 0 (bit-identical)",
     ),
+    Field::opt(
+        "backend",
+        Ty::Enum(&["flex", "ndarray", "wgpu", "cuda"]),
+        "networks only: run the second time on this backend (compiled in) instead of the model's own, e.g. to bound the difference between CPU and GPU with `tolerance`",
+    ),
 ];
 
 #[derive(Debug)]
 pub struct Repeatability {
     model: String,
+    /// The backend of the second run, when not the model's own.
+    backend: Option<String>,
     /// A network attest runs in-process (else a vendor program).
     burn: bool,
     cases: usize,
@@ -53,10 +60,41 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
         "a model attest runs (`command:` or `architecture:`) in `models:`",
         out,
     );
+    let backend = node
+        .get("backend")
+        .and_then(Node::as_str)
+        .map(str::to_string);
+    if let (Some(b), Some(n)) = (&backend, node.get("backend")) {
+        if !names.burn_models.contains_key(&model) {
+            out.push(
+                Diagnostic::new(
+                    "unused-parameter",
+                    format!("`backend` applies to networks attest runs (`architecture:`); `{model}` is a program"),
+                    &n.pos,
+                )
+                .label("remove this"),
+            );
+        } else if crate::model::burn::Backend::from_name(b).is_none() {
+            let names: Vec<&str> = crate::model::burn::Backend::available()
+                .iter()
+                .map(|b| b.name())
+                .collect();
+            out.push(
+                Diagnostic::new(
+                    "unavailable-backend",
+                    format!("backend `{b}` is not compiled into this attest"),
+                    &n.pos,
+                )
+                .label(format!("available: {}", crate::spec::diag::one_of(&names)))
+                .help(format!("build attest with `--features {b}` to use it")),
+            );
+        }
+    }
     if out.len() > before {
         return None;
     }
     Some(Box::new(Repeatability {
+        backend,
         burn: names.burn_models.contains_key(&model),
         model,
         cases: node
@@ -71,7 +109,7 @@ impl Check for Repeatability {
     fn uses(&self) -> Uses {
         Uses {
             models: vec![self.model.clone()],
-            repeats: vec![(self.model.clone(), self.cases)],
+            repeats: vec![(self.model.clone(), self.cases, self.backend.clone())],
             ..Uses::default()
         }
     }
@@ -82,10 +120,14 @@ impl Check for Repeatability {
         } else {
             format!("within {} (absolute)", self.tolerance)
         };
-        let again = if self.burn {
-            "with its weights loaded again into a fresh network, one image per batch,"
-        } else {
-            "in a fresh process"
+        let again = match (&self.backend, self.burn) {
+            (Some(b), _) => format!(
+                "on the {b} backend, its weights loaded again into a fresh network, one image per batch,"
+            ),
+            (None, true) => {
+                "with its weights loaded again into a fresh network, one image per batch,".to_string()
+            }
+            (None, false) => "in a fresh process".to_string(),
         };
         let mut method = format!(
             "model `{}` run again {again} on a seeded sample of up to {} of its cases; \
@@ -93,8 +135,8 @@ impl Check for Repeatability {
             self.model, self.cases
         );
         let mut findings = Vec::new();
-        let (Some(first), Some(second)) = (cx.models.get(&self.model), cx.repeats.get(&self.model))
-        else {
+        let key = super::repeat_key(&self.model, self.backend.as_deref());
+        let (Some(first), Some(second)) = (cx.models.get(&self.model), cx.repeats.get(&key)) else {
             findings.push(Finding::error(
                 "missing-model",
                 format!("model `{}` was not run", self.model),

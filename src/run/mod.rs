@@ -125,12 +125,18 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
         .filter(|m| used_models.contains(m.name.as_str()))
     {
         if let Some(r) = &m.run {
-            let repeat = uses
+            // One second run per backend asked for, of the largest sample asked on it.
+            let mut repeat: Vec<(Option<String>, usize)> = Vec::new();
+            for (_, n, backend) in uses
                 .iter()
                 .flat_map(|u| u.repeats.iter())
-                .filter(|(name, _)| *name == m.name)
-                .map(|(_, n)| *n)
-                .max();
+                .filter(|(name, ..)| *name == m.name)
+            {
+                match repeat.iter_mut().find(|(b, _)| b == backend) {
+                    Some(r) => r.1 = r.1.max(*n),
+                    None => repeat.push((backend.clone(), *n)),
+                }
+            }
             // Each perturbation once, however many requirements ask for it.
             let mut perturbations: Vec<crate::model::perturb::Perturbation> = Vec::new();
             for (_, p) in uses
@@ -148,8 +154,9 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
                 perturbations: &perturbations,
             };
             let outcome = models::run_model(&m.name, r, &spec_dir, &cx, &asked);
-            if let Some(again) = outcome.again {
-                cx.repeats.insert(m.name.clone(), again);
+            for (backend, again) in outcome.again {
+                let key = crate::checks::repeat_key(&m.name, backend.as_deref());
+                cx.repeats.insert(key, again);
             }
             if !outcome.perturbed.is_empty() {
                 cx.perturbed.insert(m.name.clone(), outcome.perturbed);

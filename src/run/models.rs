@@ -26,8 +26,9 @@ pub(super) struct ModelOutcome {
     pub loaded: Loaded<Predictions>,
     /// What ran, for the report and the manifest (None when nothing could run).
     pub run: Option<ModelRun>,
-    /// The repeatability sample's second outcomes, when a check asked for them.
-    pub again: Option<Loaded<Rerun>>,
+    /// The repeatability samples' second outcomes, by the backend asked for (None: the
+    /// model's own), when a check asked for them.
+    pub again: Vec<(Option<String>, Loaded<Rerun>)>,
     /// Scores under each requested perturbation, by its label.
     pub perturbed: BTreeMap<String, Loaded<Predictions>>,
     /// A segmentation network's masks, and the scratch folder holding their files while the
@@ -47,7 +48,7 @@ impl ModelOutcome {
                 )],
             },
             run: None,
-            again: None,
+            again: Vec::new(),
             perturbed: BTreeMap::new(),
             masks: None,
         }
@@ -67,8 +68,9 @@ struct Cases {
 pub(super) struct Asked<'a> {
     /// Draw progress bars (on a terminal only).
     pub progress: bool,
-    /// Rerun a seeded sample of this many cases (`model.repeatability`).
-    pub repeat: Option<usize>,
+    /// Rerun a seeded sample of this many cases (`model.repeatability`), on the model's own
+    /// backend (None) or on the one named.
+    pub repeat: Vec<(Option<String>, usize)>,
     /// Run every case under each (`model.robustness`).
     pub perturbations: &'a [Perturbation],
 }
@@ -85,9 +87,11 @@ pub(super) fn run_model(
         Ok(c) => c,
         Err(reason) => return ModelOutcome::unavailable(name, reason),
     };
-    let sample = asked
+    let samples: Vec<(Option<String>, Vec<usize>)> = asked
         .repeat
-        .map(|n| sample(cx.seed, cases.requests.len(), n));
+        .iter()
+        .map(|(b, n)| (b.clone(), sample(cx.seed, cases.requests.len(), *n)))
+        .collect();
     match &r.engine {
         Engine::Command { argv, timeout_s } => {
             let model = CommandModel {
@@ -110,14 +114,18 @@ pub(super) fn run_model(
             run.version = log.hello.as_ref().map(|h| h.version.clone());
             run.timeout_s = Some(*timeout_s);
             run.starts = Some(log.starts);
-            let again = sample.map(|picked| {
-                let requests: Vec<Request> =
-                    picked.iter().map(|&i| cases.requests[i].clone()).collect();
-                match model.run(&requests) {
-                    Ok(log) => rerun(&requests, log.outcomes),
-                    Err(e) => again_failed(name, e.to_string()),
-                }
-            });
+            let again = samples
+                .into_iter()
+                .map(|(backend, picked)| {
+                    let requests: Vec<Request> =
+                        picked.iter().map(|&i| cases.requests[i].clone()).collect();
+                    let second = match model.run(&requests) {
+                        Ok(log) => rerun(&requests, log.outcomes),
+                        Err(e) => again_failed(name, e.to_string()),
+                    };
+                    (backend, second)
+                })
+                .collect();
             ModelOutcome {
                 loaded,
                 run: Some(run),
@@ -129,7 +137,7 @@ pub(super) fn run_model(
         Engine::Burn(decl) if decl.architecture.segments() => {
             run_segmenter(name, decl, &cases, spec_dir, asked)
         }
-        Engine::Burn(decl) => run_burn(name, decl, &cases, spec_dir, cx.seed, sample, asked),
+        Engine::Burn(decl) => run_burn(name, decl, &cases, spec_dir, cx.seed, samples, asked),
     }
 }
 
@@ -139,7 +147,7 @@ fn run_burn(
     cases: &Cases,
     spec_dir: &Path,
     seed: u64,
-    sample: Option<Vec<usize>>,
+    samples: Vec<(Option<String>, Vec<usize>)>,
     asked: &Asked,
 ) -> ModelOutcome {
     let model = match declared::load(decl) {
@@ -170,22 +178,32 @@ fn run_burn(
     // attest was started.
     identity.weights.path = crate::report::manifest::relative_path(spec_dir, &decl.weights);
     run.network = Some(identity);
-    // The second run loads the weights again into a fresh network and runs one image per
-    // batch, so neither a shared state nor the batch composition can make it agree.
-    let again = sample.map(|picked| {
-        let requests: Vec<Request> = picked.iter().map(|&i| cases.requests[i].clone()).collect();
-        let fresh = BurnModelDecl {
-            batch_size: 1,
-            ..decl.clone()
-        };
-        match declared::load(&fresh) {
-            Ok(m) => rerun(
-                &requests,
-                m.score_cases(&requests, &cases.root, None, &|_| {}),
-            ),
-            Err(e) => again_failed(name, e.to_string()),
-        }
-    });
+    // The second run loads the weights again into a fresh network (on the backend asked for)
+    // and runs one image per batch, so neither a shared state nor the batch composition can
+    // make it agree.
+    let again = samples
+        .into_iter()
+        .map(|(backend, picked)| {
+            let requests: Vec<Request> =
+                picked.iter().map(|&i| cases.requests[i].clone()).collect();
+            let fresh = BurnModelDecl {
+                batch_size: 1,
+                backend: backend
+                    .as_deref()
+                    .and_then(crate::model::burn::Backend::from_name)
+                    .unwrap_or(decl.backend),
+                ..decl.clone()
+            };
+            let second = match declared::load(&fresh) {
+                Ok(m) => rerun(
+                    &requests,
+                    m.score_cases(&requests, &cases.root, None, &|_| {}),
+                ),
+                Err(e) => again_failed(name, e.to_string()),
+            };
+            (backend, second)
+        })
+        .collect();
     let mut perturbed = BTreeMap::new();
     for p in asked.perturbations {
         let label = p.label();
@@ -340,7 +358,7 @@ fn run_segmenter(
             findings: Vec::new(),
         },
         run: Some(run),
-        again: None,
+        again: Vec::new(),
         perturbed: BTreeMap::new(),
         masks: Some((
             Loaded {
