@@ -147,6 +147,29 @@ pub struct Names {
     pub mask_model_structures: BTreeMap<String, Vec<String>>,
 }
 
+/// The case table `name` as loaded: its loading findings go to `findings`; None (with a
+/// `missing-data` finding when nothing was loaded under that name) when there is no table.
+pub fn case_table<'a>(
+    cx: &'a Context,
+    name: &str,
+    findings: &mut Vec<Finding>,
+) -> Option<&'a crate::data::table::CaseTable> {
+    match cx.data.get(name) {
+        Some(DataSet::Table(t)) => {
+            findings.extend(t.findings.iter().cloned());
+            t.value.as_ref()
+        }
+        _ => {
+            findings.push(Finding::error(
+                "missing-data",
+                format!("no case table `{name}` was loaded"),
+                name.to_string(),
+            ));
+            None
+        }
+    }
+}
+
 /// The key of a model's second run in [`Context::repeats`]: the model's name, and the backend
 /// it ran on when a check asked for another one (`cnn@ndarray`).
 pub fn repeat_key(model: &str, backend: Option<&str>) -> String {

@@ -75,19 +75,7 @@ pub fn build(node: &Node, names: &Names, out: &mut Vec<Diagnostic>) -> Option<Bo
                 .label("remove this"),
             );
         } else if crate::model::burn::Backend::from_name(b).is_none() {
-            let names: Vec<&str> = crate::model::burn::Backend::available()
-                .iter()
-                .map(|b| b.name())
-                .collect();
-            out.push(
-                Diagnostic::new(
-                    "unavailable-backend",
-                    format!("backend `{b}` is not compiled into this attest"),
-                    &n.pos,
-                )
-                .label(format!("available: {}", crate::spec::diag::one_of(&names)))
-                .help(format!("build attest with `--features {b}` to use it")),
-            );
+            out.push(crate::spec::models::unavailable_backend(b, &n.pos));
         }
     }
     if out.len() > before {

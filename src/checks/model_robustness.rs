@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use super::evidence::{Evidence, Finding, Measurement, Severity, Status};
 use super::judge::{combine, judge};
-use super::{reference, Check, Context, DataSet, Names, Uses};
+use super::{reference, Check, Context, Names, Uses};
 use crate::data::predictions::{Predictions, Score};
 use crate::model::perturb::Perturbation;
 use crate::spec::diag::Diagnostic;
@@ -244,22 +244,8 @@ impl Check for Robustness {
     fn evaluate(&self, cx: &Context) -> Evidence {
         let method = self.method();
         let mut findings = Vec::new();
-        let table = match cx.data.get(&self.truth) {
-            Some(DataSet::Table(t)) => {
-                findings.extend(t.findings.iter().cloned());
-                match &t.value {
-                    Some(t) => t,
-                    None => return Evidence::error(method, findings),
-                }
-            }
-            _ => {
-                findings.push(Finding::error(
-                    "missing-data",
-                    format!("`{}` is not a loaded case table", self.truth),
-                    self.truth.clone(),
-                ));
-                return Evidence::error(method, findings);
-            }
+        let Some(table) = super::case_table(cx, &self.truth, &mut findings) else {
+            return Evidence::error(method, findings);
         };
         let Some(clean) = cx.models.get(&self.model).and_then(|m| m.value.as_ref()) else {
             findings.push(Finding::error(

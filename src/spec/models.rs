@@ -545,16 +545,10 @@ fn burn(
         Some(b) => {
             let found = Backend::from_name(b);
             if found.is_none() && ["flex", "ndarray", "wgpu", "cuda"].contains(&b) {
-                let names: Vec<&str> = Backend::available().iter().map(|b| b.name()).collect();
-                out.push(
-                    Diagnostic::new(
-                        "unavailable-backend",
-                        format!("backend `{b}` is not compiled into this attest"),
-                        &v.get("backend").expect("read above").pos,
-                    )
-                    .label(format!("available: {}", one_of(&names)))
-                    .help(format!("build attest with `--features {b}` to use it")),
-                );
+                out.push(unavailable_backend(
+                    b,
+                    &v.get("backend").expect("read above").pos,
+                ));
             }
             found
         }
@@ -625,22 +619,35 @@ fn burn(
             );
         }
     }
+    let output = match &architecture {
+        Some(Architecture::Unet(u)) => Some(mask_output(name, u, v.get("output"), out)),
+        Some(a) => score_output(name, a, v, out),
+        None => None,
+    };
+    let weights = weights?;
+    let decl = BurnModelDecl {
+        architecture: architecture?,
+        weights: weights.clone(),
+        weights_sha256,
+        key_map,
+        backend: backend?,
+        batch_size,
+        pipeline: pipeline?,
+        output: output?,
+    };
+    Some((Engine::Burn(Box::new(decl)), vec![weights]))
+}
+
+/// A classifier's output rule: the class whose probability is an image's score (default 1
+/// with two classes) and how a case's images combine; `threshold` and `structures` are for
+/// segmentation networks.
+fn score_output(
+    name: &str,
+    a: &Architecture,
+    v: &Node,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Output> {
     let output = v.get("output");
-    if let Some(Architecture::Unet(u)) = &architecture {
-        let output = mask_output(name, u, output, out);
-        let weights = weights?;
-        let decl = BurnModelDecl {
-            architecture: architecture?,
-            weights: weights.clone(),
-            weights_sha256,
-            key_map,
-            backend: backend?,
-            batch_size,
-            pipeline: pipeline?,
-            output,
-        };
-        return Some((Engine::Burn(Box::new(decl)), vec![weights]));
-    }
     for key in ["threshold", "structures"] {
         if let Some(k) = output.and_then(|o| o.key(key)) {
             out.push(
@@ -660,8 +667,8 @@ fn burn(
         Some("mean") => Aggregate::Mean,
         _ => Aggregate::Max,
     };
-    let class = match (output.and_then(|o| o.get("class")), &architecture) {
-        (Some(n), Some(a)) => {
+    let class = match output.and_then(|o| o.get("class")) {
+        Some(n) => {
             let c = n.as_f64().unwrap_or(0.0).max(0.0) as usize;
             if c >= a.classes() {
                 out.push(
@@ -673,10 +680,10 @@ fn burn(
                     .label(format!("at most {}", a.classes().saturating_sub(1))),
                 );
             }
-            Some(c)
+            c
         }
-        (None, Some(a)) if a.classes() == 2 => Some(1),
-        (None, Some(a)) => {
+        None if a.classes() == 2 => 1,
+        None => {
             out.push(
                 Diagnostic::new(
                     "missing-key",
@@ -688,25 +695,10 @@ fn burn(
                 )
                 .label("add `output: { class: N }`"),
             );
-            None
+            return None;
         }
-        (_, None) => None,
     };
-    let weights = weights?;
-    let decl = BurnModelDecl {
-        architecture: architecture?,
-        weights: weights.clone(),
-        weights_sha256,
-        key_map,
-        backend: backend?,
-        batch_size,
-        pipeline: pipeline?,
-        output: Output::Score {
-            class: class?,
-            aggregate,
-        },
-    };
-    Some((Engine::Burn(Box::new(decl)), vec![weights]))
+    Some(Output::Score { class, aggregate })
 }
 
 /// A UNet's output rule: a threshold for a single sigmoid output (default 0.5); `class` and
@@ -777,6 +769,18 @@ pub(super) fn mask_structures(
         }
     }
     map
+}
+
+/// A backend the spec names that this build of attest lacks.
+pub fn unavailable_backend(name: &str, pos: &Pos) -> Diagnostic {
+    let names: Vec<&str> = Backend::available().iter().map(|b| b.name()).collect();
+    Diagnostic::new(
+        "unavailable-backend",
+        format!("backend `{name}` is not compiled into this attest"),
+        pos,
+    )
+    .label(format!("available: {}", one_of(&names)))
+    .help(format!("build attest with `--features {name}` to use it"))
 }
 
 /// Deserialises a section into `T`; a problem (unknown key, wrong type) is a diagnostic at the

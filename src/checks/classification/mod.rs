@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use super::evidence::{Confusion, Evidence, Finding, Measurement, Severity};
 use super::judge::{combine, judge};
-use super::{reference, Check, Context, DataSet, Names, Plan, Uses};
+use super::{reference, Check, Context, Names, Plan, Uses};
 use crate::data::predictions::{Predictions, Score};
 use crate::spec::diag::{one_of, Diagnostic};
 use crate::spec::expr::Expr;
@@ -494,22 +494,8 @@ impl Check for Classification {
     fn evaluate(&self, cx: &Context) -> Evidence {
         let method = self.method();
         let mut findings = Vec::new();
-        let table = match cx.data.get(&self.truth) {
-            Some(DataSet::Table(t)) => {
-                findings.extend(t.findings.iter().cloned());
-                match &t.value {
-                    Some(v) => v,
-                    None => return Evidence::error(method, findings),
-                }
-            }
-            _ => {
-                findings.push(Finding::error(
-                    "missing-data",
-                    format!("no case table `{}` was loaded", self.truth),
-                    self.truth.clone(),
-                ));
-                return Evidence::error(method, findings);
-            }
+        let Some(table) = super::case_table(cx, &self.truth, &mut findings) else {
+            return Evidence::error(method, findings);
         };
         let against = self.test.as_ref().and_then(TestSpec::against);
         let mut models: Vec<(&str, &Predictions)> = Vec::new();
