@@ -7,6 +7,7 @@ pub mod hash;
 pub mod inventory;
 pub mod iod;
 pub mod labels;
+pub mod lengths;
 pub mod masks;
 pub mod nifti_out;
 pub mod pixels;

@@ -200,116 +200,11 @@ fn group<'a>(
     })
 }
 
-/// Checks that no element, sequence or item length claims more bytes than the whole file,
-/// before dicom-object builds the object: it allocates a value's claimed length before
-/// reading it, so one corrupt length would cost gigabytes. The file meta group (PS3.10 §7.1,
-/// Explicit VR Little Endian) is walked by hand, the data set with dicom-parser's lazy reader
-/// (values skipped, not read). A deflated data set is left to dicom-object, which inflates it.
-fn lengths_fit(bytes: &[u8]) -> Result<(), String> {
-    use dicom_parser::dataset::lazy_read::LazyDataSetReader;
-    use dicom_parser::dataset::LazyDataToken;
-
-    let body = super::dicom_index::part10_body(bytes)?;
-    let too_long = |what: String, len: usize| {
-        format!(
-            "{what} claims {len} bytes, more than the whole file ({} bytes)",
-            bytes.len()
-        )
-    };
-    // PS3.5 §7.1.2: these VRs have a 2-byte length; all others (and an unknown VR, read as
-    // UN) a 2-byte reserved field and a 4-byte length.
-    let short_vr = |vr: &[u8]| {
-        matches!(
-            vr,
-            b"AE"
-                | b"AS"
-                | b"AT"
-                | b"CS"
-                | b"DA"
-                | b"DS"
-                | b"DT"
-                | b"FL"
-                | b"FD"
-                | b"IS"
-                | b"LO"
-                | b"LT"
-                | b"PN"
-                | b"SH"
-                | b"SL"
-                | b"SS"
-                | b"ST"
-                | b"TM"
-                | b"UI"
-                | b"UL"
-                | b"US"
-        )
-    };
-    let mut at = 4; // after `DICM`
-    while at + 8 <= body.len() && body[at..at + 2] == [2, 0] {
-        let (len, head) = if !short_vr(&body[at + 4..at + 6]) {
-            let Some(l) = body.get(at + 8..at + 12) else {
-                break;
-            };
-            (u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize, 12)
-        } else {
-            (
-                usize::from(u16::from_le_bytes([body[at + 6], body[at + 7]])),
-                8,
-            )
-        };
-        if len > body.len() {
-            let tag = u16::from_le_bytes([body[at + 2], body[at + 3]]);
-            return Err(too_long(format!("file meta element (0002,{tag:04X})"), len));
-        }
-        at += head + len;
-    }
-    let mut rest = body;
-    let Ok(meta) = dicom_object::FileMetaTable::from_reader(&mut rest) else {
-        return Ok(()); // dicom-object reports it
-    };
-    let Some(ts) = TransferSyntaxRegistry.get(meta.transfer_syntax()) else {
-        return Ok(());
-    };
-    if ts.uid() == uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN {
-        return Ok(());
-    }
-    let Ok(mut reader) = LazyDataSetReader::new_with_ts(std::io::Cursor::new(rest), ts) else {
-        return Ok(());
-    };
-    let fits = |len: Option<u32>| len.is_none_or(|n| n as usize <= bytes.len());
-    while let Some(token) = reader.advance() {
-        let Ok(token) = token else {
-            return Ok(()); // a structural error: dicom-object reports it
-        };
-        match token {
-            LazyDataToken::SequenceStart { tag, len } if !fits(len.get()) => {
-                return Err(too_long(format!("sequence {}", name(tag)), len.0 as usize))
-            }
-            LazyDataToken::ItemStart { len } if !fits(len.get()) => {
-                return Err(too_long("a sequence item".to_string(), len.0 as usize))
-            }
-            LazyDataToken::LazyValue { header, .. } if !fits(header.len.get()) => {
-                return Err(too_long(
-                    format!("element {}", name(header.tag)),
-                    header.len.0 as usize,
-                ))
-            }
-            LazyDataToken::LazyItemValue { len, .. } if !fits(Some(len)) => {
-                return Err(too_long("a pixel data fragment".to_string(), len as usize))
-            }
-            other => {
-                if other.skip().is_err() {
-                    return Ok(());
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 fn parse(path: &Path) -> Result<Parsed, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
-    lengths_fit(&bytes).map_err(|e| format!("cannot be read as DICOM: {e}"))?;
+    super::dicom_index::part10_body(&bytes)
+        .and_then(|_| super::lengths::lengths_fit(&bytes))
+        .map_err(|e| format!("cannot be read as DICOM: {e}"))?;
     let obj = super::dicom_index::parse_full(&bytes)
         .map_err(|e| format!("cannot be read as DICOM: {e}"))?;
     let ts = obj.meta().transfer_syntax().to_string();
