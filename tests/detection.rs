@@ -159,18 +159,17 @@ fn the_detection_example_runs_on_its_committed_data() {
     let fresh = tempfile::tempdir().unwrap();
     let summary = attest::synth::write_detection(fresh.path(), attest::synth::DEMO_SEED).unwrap();
     assert_eq!(summary.scans, 120);
-    for f in [
-        "annotations.csv",
-        "annotations_excluded.csv",
-        "candidates.csv",
-        "scans.csv",
-    ] {
-        assert_eq!(
-            std::fs::read(fresh.path().join(f)).unwrap(),
-            std::fs::read(root.join("testdata/detection").join(f)).unwrap(),
-            "{f}: regenerate with gen_testdata detection testdata/detection"
-        );
-    }
+    common::same_as_committed(
+        fresh.path(),
+        &root.join("testdata/detection"),
+        &[
+            "annotations.csv",
+            "annotations_excluded.csv",
+            "candidates.csv",
+            "scans.csv",
+        ],
+        "regenerate with gen_testdata detection testdata/detection",
+    );
     let out = tempfile::tempdir().unwrap();
     let run = assert_cmd::Command::cargo_bin("attest")
         .unwrap()

@@ -352,16 +352,12 @@ fn the_segmentation_example_runs_on_its_committed_data() {
         files.push(format!("reference/S{c:02}.nii.gz"));
         files.push(format!("model/S{c:02}.dcm"));
     }
-    let mut total = 0;
-    for f in &files {
-        let committed = std::fs::read(data.join(f)).unwrap();
-        total += committed.len();
-        assert_eq!(
-            std::fs::read(fresh.path().join(f)).unwrap(),
-            committed,
-            "{f}: regenerate with gen_testdata segmentation testdata/segmentation"
-        );
-    }
+    let total = common::same_as_committed(
+        fresh.path(),
+        &data,
+        &files,
+        "regenerate with gen_testdata segmentation testdata/segmentation",
+    );
     assert!(total < 1_000_000, "{total} bytes");
 
     let out = tempfile::tempdir().unwrap();

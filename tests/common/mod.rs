@@ -47,3 +47,28 @@ pub fn findings(req: &Value) -> Vec<String> {
         })
         .collect()
 }
+
+/// Asserts that each of `files` (relative paths) the generator just wrote under `fresh` is
+/// byte for byte the committed copy under `committed`; `how` says how to regenerate them.
+/// Returns the committed files' total size.
+pub fn same_as_committed<P: AsRef<Path>>(
+    fresh: &Path,
+    committed: &Path,
+    files: &[P],
+    how: &str,
+) -> usize {
+    let mut total = 0;
+    for f in files {
+        let f = f.as_ref();
+        let kept = std::fs::read(committed.join(f))
+            .unwrap_or_else(|e| panic!("{}: {e}; {how}", f.display()));
+        let new = std::fs::read(fresh.join(f)).unwrap();
+        assert!(
+            new == kept,
+            "{} differs from the committed file: {how}",
+            f.display()
+        );
+        total += kept.len();
+    }
+    total
+}
