@@ -464,6 +464,13 @@ fn explain_schema_and_scan() {
         .clone();
     let schema: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(schema["required"][0], "attest");
+    // One self-contained document: the embedded schemas of networks and pipelines have their
+    // definitions inlined, so no `$ref` points at a `$defs` the root does not have.
+    let text = String::from_utf8_lossy(&out);
+    assert!(!text.contains("\"$ref\"") && !text.contains("\"$defs\""));
+    let network =
+        &schema["properties"]["models"]["additionalProperties"]["properties"]["architecture"];
+    assert!(network.to_string().contains("num_classes"), "{network}");
     let out = attest()
         .args(["scan", "testdata/demo/dicom", "--json"])
         .assert()

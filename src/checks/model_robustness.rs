@@ -34,7 +34,7 @@ const CI_FIELDS: &[Field] = &[Field::opt(
 )];
 
 fn perturbation_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(Perturbation)).unwrap_or_default()
+    crate::spec::schema::embedded_schema::<Perturbation>()
 }
 
 pub const PARAMS: &[Field] = &[

@@ -149,11 +149,11 @@ const OUTPUT: &[Field] = &[
 ];
 
 fn architecture_schema() -> Json {
-    serde_json::to_value(schemars::schema_for!(Architecture)).unwrap_or(Json::Null)
+    super::schema::embedded_schema::<Architecture>()
 }
 
 fn pipeline_schema() -> Json {
-    serde_json::to_value(schemars::schema_for!(PipelineConfig)).unwrap_or(Json::Null)
+    super::schema::embedded_schema::<PipelineConfig>()
 }
 
 /// A declared model.

@@ -228,6 +228,22 @@ fn type_error(node: &Node, expected: &str, what: &str) -> Diagnostic {
     .label(format!("expected {expected}"))
 }
 
+/// The JSON Schema of a serde type, for embedding in the spec's schema ([`Ty::Serde`]): its
+/// definitions inlined (no `$defs`, whose `$ref`s would resolve against the spec's root) and
+/// without the `$schema` and `title` of a root document.
+pub fn embedded_schema<T: schemars::JsonSchema>() -> Json {
+    let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator()
+        .into_root_schema_for::<T>();
+    let mut v = serde_json::to_value(schema).unwrap_or(Json::Null);
+    if let Json::Object(o) = &mut v {
+        o.remove("$schema");
+        o.remove("title");
+    }
+    v
+}
+
 /// The JSON Schema of a type.
 pub fn json_schema(ty: &Ty) -> Json {
     match ty {
