@@ -220,12 +220,14 @@ done
     assert_eq!(m["name"], "vendor", "{stderr}\n{report}");
     assert_eq!(m["model"], "parity");
     assert_eq!(m["version"], "2.1");
+    // 200 cases: three are not sent (their series folder holds an unreadable file, which may
+    // be one of their slices), one times out and one crashes the program.
     assert_eq!(m["cases"], 200);
-    assert_eq!(m["scored"], 198);
+    assert_eq!(m["scored"], 195);
     assert_eq!(m["failed"], 2);
     assert_eq!(m["starts"], 3);
     let req = &report["requirements"][0];
-    assert_eq!(req["measurements"][0]["n"], 198);
+    assert_eq!(req["measurements"][0]["n"], 195);
     let codes: Vec<String> = req["findings"]
         .as_array()
         .unwrap()
@@ -248,7 +250,15 @@ done
     );
     // The scores file: one row per scored case, each study's two slices counted.
     let csv = std::fs::read_to_string(dir.path().join("out/models/vendor.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 199);
+    assert_eq!(csv.lines().count(), 196);
+    assert_eq!(
+        codes
+            .iter()
+            .filter(|c| c.starts_with("model-input"))
+            .count(),
+        3,
+        "{codes:?}"
+    );
     assert!(csv.lines().any(|l| l == "C0001,0.201"), "{csv}");
     let manifest: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap(),
@@ -366,9 +376,10 @@ done
         };
         (code, req)
     };
+    // Every case sent (197: three are not, see above) is rerun.
     let (code, req) = run(false, 200);
     assert_eq!(code, Some(0), "{req}");
-    assert_eq!(req["measurements"][0]["n"], 200);
+    assert_eq!(req["measurements"][0]["n"], 197);
     assert_eq!(req["measurements"][0]["estimate"], 1.0);
 
     let (code, req) = run(true, 200);
@@ -392,7 +403,7 @@ done
             "unrepeatable-failure case C0020"
         ]
     );
-    assert_eq!(req["measurements"][0]["n"], 199);
+    assert_eq!(req["measurements"][0]["n"], 196);
 
     // A seeded sample of 20: the same cases every time.
     let (_, a) = run(false, 20);

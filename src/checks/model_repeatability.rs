@@ -124,21 +124,34 @@ impl Check for Repeatability {
         );
         let mut findings = Vec::new();
         let key = super::repeat_key(&self.model, self.backend.as_deref());
-        let (Some(first), Some(second)) = (cx.models.get(&self.model), cx.repeats.get(&key)) else {
-            findings.push(Finding::error(
-                "missing-model",
-                format!("model `{}` was not run", self.model),
-                self.model.clone(),
-            ));
+        let first = cx.models.get(&self.model);
+        // Why the first run gave nothing (weights, pin, data), when the runner said.
+        if let Some(f) = first.filter(|f| f.value.is_none()) {
+            findings.extend(f.findings.iter().cloned());
+        }
+        let (Some(first), Some(second)) = (first, cx.repeats.get(&key)) else {
+            if findings.is_empty() {
+                findings.push(Finding::error(
+                    "missing-model",
+                    format!("model `{}` was not run", self.model),
+                    self.model.clone(),
+                ));
+            }
             return Evidence::error(method, findings);
         };
         findings.extend(second.findings.iter().cloned());
-        let (Some(first), Some(second)) = (&first.value, &second.value) else {
+        // Its sample only: a larger one may have been drawn for another requirement, and the
+        // sample's first cases in shuffle order are the ones this one would have drawn.
+        let Some(second) = &second.value else {
+            return Evidence::error(method, findings);
+        };
+        let second: Vec<_> = second.iter().take(self.cases).collect();
+        let Some(first) = &first.value else {
             return Evidence::error(method, findings);
         };
         let (mut compared, mut agree, mut max_diff) = (0u64, 0u64, 0.0f64);
         let mut failed = false;
-        for (row, (case, again)) in second.iter().enumerate() {
+        for (row, (case, again)) in second.iter().copied().enumerate() {
             let at = format!("case {case}");
             match (first.score_near(case, row), again) {
                 (Score::Valid(a), Ok(b)) => {

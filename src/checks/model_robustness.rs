@@ -248,11 +248,15 @@ impl Check for Robustness {
             return Evidence::error(method, findings);
         };
         let Some(clean) = cx.models.get(&self.model).and_then(|m| m.value.as_ref()) else {
-            findings.push(Finding::error(
-                "missing-model",
-                format!("model `{}` did not run", self.model),
-                self.model.clone(),
-            ));
+            // Why it did not run (weights, pin, data), when the runner said.
+            match cx.models.get(&self.model) {
+                Some(m) if !m.findings.is_empty() => findings.extend(m.findings.iter().cloned()),
+                _ => findings.push(Finding::error(
+                    "missing-model",
+                    format!("model `{}` did not run", self.model),
+                    self.model.clone(),
+                )),
+            }
             return Evidence::error(method, findings);
         };
         let Some(label_col) = table.column(&self.label_column) else {
@@ -437,10 +441,18 @@ impl Robustness {
                 None => {
                     let (a, b) = identical_or_undefined(pairs);
                     if let (Some(a), Some(b)) = (a, b) {
-                        // Same placements in both runs: the difference has no variance.
+                        // DeLong's variance of the difference is zero (e.g. both runs separate
+                        // the classes perfectly): the estimate stands, but an interval of zero
+                        // width says nothing about the uncertainty, so the criterion cannot be
+                        // met on it (the judge leaves the measurement undecided).
                         m.estimate = Some(a - b);
-                        m.ci_low = Some(a - b);
-                        m.ci_high = Some(a - b);
+                        findings.push(Finding::warning(
+                            "zero-variance",
+                            format!(
+                                "`{label}`: DeLong's variance of the AUC difference is zero (AUC {a} clean, {b} perturbed); no interval"
+                            ),
+                            label.to_string(),
+                        ));
                     } else {
                         findings.push(Finding::warning(
                             "undefined",
@@ -503,8 +515,8 @@ impl Robustness {
     }
 }
 
-/// The two AUCs when DeLong's paired test is undefined: both, when each class has a case
-/// (the variance of the difference is then zero: identical placements), else neither.
+/// The two AUCs when DeLong's paired test is undefined: both, when each class has at least
+/// two cases (the variance of the difference is then zero), else neither.
 fn identical_or_undefined(pairs: &[Pair]) -> (Option<f64>, Option<f64>) {
     let auc = |f: fn(&Pair) -> f64| {
         let pos: Vec<f64> = pairs.iter().filter(|p| p.label).map(f).collect();

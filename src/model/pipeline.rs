@@ -1250,13 +1250,12 @@ fn target(
     Ok((rows, cols, spacing))
 }
 
-/// Resamples every slice, replicates channels, normalises, and lays out `[c, (z,) y, x]` in
-/// f32. `slice_step` is the volume's slice spacing (`None` for a single image).
 /// Image Position (Patient) and Image Orientation (Patient) of a file.
 type PositionOrientation = ([f64; 3], [f64; 6]);
 
-/// Resamples, replicates channels and normalises. `place` is, for a volume, its slice step
-/// (`Some(step)`), and the first slice's Image Position and Image Orientation (Patient).
+/// Resamples every slice, replicates channels, normalises, and lays out `[c, (z,) y, x]` in
+/// f32. `place` is, for a volume, its slice step (`Some(step)`), and the first slice's Image
+/// Position and Image Orientation (Patient).
 fn finish(
     path: &Path,
     slices: Vec<Vec<f64>>,
@@ -1333,8 +1332,22 @@ fn output_grid(
     rows: usize,
     cols: usize,
 ) -> Option<Geometry> {
-    let row_dir = [orientation[0], orientation[1], orientation[2]];
-    let col_dir = [orientation[3], orientation[4], orientation[5]];
+    // Image Orientation is stored as decimal strings, so its cosines are unit and orthogonal
+    // only to a few decimals: the row cosine is normalised and the column cosine made
+    // orthogonal to it (Gram–Schmidt), so the grid's axes are orthonormal as a mask's
+    // transform must be.
+    let unit = |v: [f64; 3]| -> Option<[f64; 3]> {
+        let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        (n > 0.5).then(|| v.map(|x| x / n))
+    };
+    let row_dir = unit([orientation[0], orientation[1], orientation[2]])?;
+    let col = [orientation[3], orientation[4], orientation[5]];
+    let along: f64 = (0..3).map(|i| col[i] * row_dir[i]).sum();
+    let col_dir = unit([
+        col[0] - along * row_dir[0],
+        col[1] - along * row_dir[1],
+        col[2] - along * row_dir[2],
+    ])?;
     let normal = cross(row_dir, col_dir);
     let norm = normal.iter().map(|x| x * x).sum::<f64>().sqrt();
     if norm <= 0.5 {

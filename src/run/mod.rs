@@ -161,12 +161,23 @@ pub fn execute(spec: &Spec, opts: &RunOptions) -> Report {
             if !outcome.perturbed.is_empty() {
                 cx.perturbed.insert(m.name.clone(), outcome.perturbed);
             }
-            if let Some((mut masks, folder)) = outcome.masks {
-                if let Some(set) = &mut masks.value {
-                    set.structures = m.structures.clone();
+            match outcome.masks {
+                Some((mut masks, folder)) => {
+                    if let Some(set) = &mut masks.value {
+                        set.structures = m.structures.clone();
+                    }
+                    cx.masks.insert(m.name.clone(), masks);
+                    scratch.push(folder);
                 }
-                cx.masks.insert(m.name.clone(), masks);
-                scratch.push(folder);
+                // A segmentation network that could not run: why, where its masks are read.
+                None if m.masks => {
+                    let why = Loaded {
+                        value: None,
+                        findings: outcome.loaded.findings.clone(),
+                    };
+                    cx.masks.insert(m.name.clone(), why);
+                }
+                None => {}
             }
             for f in &r.files {
                 if let Ok(rec) = record(f, &slashed(&relative_path(&spec_dir, f))) {

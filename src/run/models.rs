@@ -150,9 +150,9 @@ fn run_burn(
     samples: Vec<(Option<String>, Vec<usize>)>,
     asked: &Asked,
 ) -> ModelOutcome {
-    let model = match declared::load(decl) {
+    let model = match load(name, decl, spec_dir) {
         Ok(m) => m,
-        Err(e) => return ModelOutcome::unavailable(name, format!("model `{name}`: {e}")),
+        Err(o) => return *o,
     };
     let images: usize = cases.requests.iter().map(|r| r.files.len()).sum();
     let scored =
@@ -253,9 +253,9 @@ fn run_segmenter(
     spec_dir: &Path,
     asked: &Asked,
 ) -> ModelOutcome {
-    let model = match declared::load(decl) {
+    let model = match load(name, decl, spec_dir) {
         Ok(m) => m,
-        Err(e) => return ModelOutcome::unavailable(name, format!("model `{name}`: {e}")),
+        Err(o) => return *o,
     };
     let scratch = match tempfile::Builder::new().prefix("attest-masks-").tempdir() {
         Ok(d) => d,
@@ -288,9 +288,20 @@ fn run_segmenter(
     let mut masks = Vec::new();
     let mut sums = String::new();
     let (mut scored, mut failed) = (0, 0);
+    let mut names_used: std::collections::BTreeSet<String> = Default::default();
     for (req, result) in cases.requests.iter().zip(results) {
         let case = &req.case_id;
-        let bytes = result.and_then(|m| {
+        let named = file_name_for(case).and_then(|()| {
+            if names_used.insert(case.to_lowercase()) {
+                Ok(())
+            } else {
+                Err((
+                    "model-output",
+                    "another case's id differs from it only in letter case, and a mask file name must not depend on letter case".to_string(),
+                ))
+            }
+        });
+        let bytes = named.and(result).and_then(|m| {
             crate::data::nifti_out::label_map(
                 m.dims,
                 m.spacing,
@@ -415,6 +426,16 @@ fn cases(name: &str, r: &RunDecl, cx: &Context) -> Result<Cases, String> {
             .push(path.clone());
         by_uid.entry(&inst.series_uid).or_default().push(path);
     }
+    // Folders holding a file the index could not read: it may be one of a case's images, so
+    // a case with images there is not scored from the rest.
+    let mut unreadable: BTreeMap<PathBuf, Vec<&str>> = BTreeMap::new();
+    for f in &index.failures {
+        let folder = root.join(&f.path).parent().map(Path::to_path_buf);
+        unreadable
+            .entry(folder.unwrap_or_default())
+            .or_default()
+            .push(&f.path);
+    }
     let mut findings = Vec::new();
     let mut requests = Vec::new();
     for row in 0..table.len() {
@@ -425,6 +446,27 @@ fn cases(name: &str, r: &RunDecl, cx: &Context) -> Result<Cases, String> {
                 let mut files = files.clone();
                 files.sort();
                 files.dedup();
+                let beside: Vec<&str> = files
+                    .iter()
+                    .filter_map(|f| Path::new(f).parent())
+                    .filter_map(|d| unreadable.get(d))
+                    .flatten()
+                    .copied()
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                if !beside.is_empty() {
+                    findings.push(Finding::error(
+                        "model-input",
+                        format!(
+                            "case `{id}`: its images' folder also holds {} that could not be read as DICOM ({}); it may be one of the case's images, so the case is not sent to model `{name}` (a score from part of its images could miss what the rest show)",
+                            if beside.len() == 1 { "a file" } else { "files" },
+                            beside.join(", ")
+                        ),
+                        format!("case {id}"),
+                    ));
+                    continue;
+                }
                 requests.push(Request {
                     case_id: id.to_string(),
                     files,
@@ -515,8 +557,48 @@ fn collect(name: &str, cases: &Cases, outcomes: &[Outcome]) -> (Loaded<Predictio
     (loaded, run)
 }
 
+/// Loads a declared network; why it cannot, as the model's finding, names the weights file as
+/// the spec does (relative to its folder), whatever folder attest was started in.
+fn load(
+    name: &str,
+    decl: &BurnModelDecl,
+    spec_dir: &Path,
+) -> Result<declared::Loaded, Box<ModelOutcome>> {
+    declared::load(decl).map_err(|e| {
+        let shown = crate::report::manifest::relative_path(spec_dir, &decl.weights);
+        let message = e.to_string().replace(
+            &decl.weights.display().to_string(),
+            &shown.display().to_string(),
+        );
+        Box::new(ModelOutcome::unavailable(
+            name,
+            format!("model `{name}`: {message}"),
+        ))
+    })
+}
+
+/// Whether a case id can name its mask file (`<case>.nii.gz` in the output folder): not empty,
+/// no path separator, no leading dot, no control character.
+fn file_name_for(case: &str) -> Result<(), (&'static str, String)> {
+    let bad = case.is_empty()
+        || case.starts_with('.')
+        || case
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control());
+    if bad {
+        Err((
+            "model-output",
+            "the case id cannot name a file (empty, a leading dot, a path separator or a control character); its mask is not written".to_string(),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// The repeatability sample: a seeded partial Fisher–Yates shuffle of `len` cases (ChaCha8,
-/// stream "repe"), `n` of them, in the table's order.
+/// stream "repe"), `n` of them, in the shuffle's order: the first `k` of a sample of `n` are
+/// the sample of `k`, so one rerun serves every requirement on the model, each comparing its
+/// own first cases.
 fn sample(seed: u64, len: usize, n: usize) -> Vec<usize> {
     use rand::{RngExt, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -527,9 +609,8 @@ fn sample(seed: u64, len: usize, n: usize) -> Vec<usize> {
         let j = rng.random_range(i..len);
         order.swap(i, j);
     }
-    let mut picked = order[..n].to_vec();
-    picked.sort_unstable();
-    picked
+    order.truncate(n);
+    order
 }
 
 fn rerun(requests: &[Request], outcomes: Vec<Outcome>) -> Loaded<Rerun> {

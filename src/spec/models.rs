@@ -608,6 +608,20 @@ fn burn(
                 .label("remove `volume: true`: each DICOM file is one image, and a case's images combine by `output.aggregate`"),
             );
         }
+        if let (Architecture::Unet(u), Some([r, c])) = (a, p.resample.as_ref().and_then(|r| r.size))
+        {
+            let multiple = 1u64 << u.depth.min(16);
+            if u64::from(r) % multiple != 0 || u64::from(c) % multiple != 0 {
+                out.push(
+                    Diagnostic::new(
+                        "invalid-model",
+                        format!("model `{name}`: a UNet of depth {} needs images a multiple of {multiple} pixels on each side; the pipeline resamples to {r} x {c}", u.depth),
+                        pipeline_pos,
+                    )
+                    .label(format!("resample to a multiple of {multiple}")),
+                );
+            }
+        }
         if !p.volume && a.segments() {
             out.push(
                 Diagnostic::new(
@@ -674,7 +688,7 @@ fn score_output(
                 out.push(
                     Diagnostic::new(
                         "out-of-range",
-                        format!("model `{name}`: class {c} does not exist; the network has {} classes (0 to {})", a.classes(), a.classes() - 1),
+                        format!("model `{name}`: class {c} does not exist; the network has {} classes (0 to {})", a.classes(), a.classes().saturating_sub(1)),
                         &n.pos,
                     )
                     .label(format!("at most {}", a.classes().saturating_sub(1))),

@@ -508,7 +508,9 @@ impl Loaded {
         let prepared = match perturbation {
             None => pipeline::image(path, &self.decl.pipeline),
             Some((p, seed)) => {
-                let file_seed = crate::model::perturb::file_seed(seed, &shown.to_string_lossy());
+                // `/`-separated, as the manifest names files, so every OS draws the same noise.
+                let name = shown.to_string_lossy().replace('\\', "/");
+                let file_seed = crate::model::perturb::file_seed(seed, &name);
                 pipeline::image_perturbed(path, &self.decl.pipeline, p, file_seed)
             }
         };
