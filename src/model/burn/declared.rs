@@ -448,45 +448,26 @@ impl Loaded {
                     .to_string(),
             ));
         };
-        // [C, Z, H, W] to a batch of Z images [C, H, W].
+        // [C, Z, H, W] to batches of images [C, H, W]; each batch's probabilities become
+        // labels before the next runs, so a long series never holds every slice's
+        // probabilities at once.
         let plane = h * w;
-        let mut batch = Vec::with_capacity(v.data.len());
-        for k in 0..z {
-            for ch in 0..c {
-                let at = (ch * z + k) * plane;
-                batch.extend_from_slice(&v.data[at..at + plane]);
-            }
-        }
-        let probs = unet
-            .predict(&batch, [z, c, h, w])
-            .map_err(|e| ("model-input", e.to_string()))?;
-        let classes = probs.first().map_or(0, |p| p.len() / plane.max(1));
+        let per_batch = self.decl.batch_size.max(1);
         let mut labels = Vec::with_capacity(z * plane);
-        for (k, p) in probs.iter().enumerate() {
-            for i in 0..plane {
-                let label = if classes == 1 {
-                    let x = p[i];
-                    if !x.is_finite() {
-                        return Err(("model-input", format!("slice {k}: the network gave {x}")));
-                    }
-                    u8::from(f64::from(x) >= threshold)
-                } else {
-                    let mut best = (0usize, f32::NEG_INFINITY);
-                    for ch in 0..classes {
-                        let x = p[ch * plane + i];
-                        if !x.is_finite() {
-                            return Err((
-                                "model-input",
-                                format!("slice {k}: the network gave {x} for class {ch}"),
-                            ));
-                        }
-                        if x > best.1 {
-                            best = (ch, x);
-                        }
-                    }
-                    best.0 as u8
-                };
-                labels.push(label);
+        for first in (0..z).step_by(per_batch) {
+            let slices = per_batch.min(z - first);
+            let mut batch = Vec::with_capacity(slices * c * plane);
+            for k in first..first + slices {
+                for ch in 0..c {
+                    let at = (ch * z + k) * plane;
+                    batch.extend_from_slice(&v.data[at..at + plane]);
+                }
+            }
+            let probs = unet
+                .predict(&batch, [slices, c, h, w])
+                .map_err(|e| ("model-input", e.to_string()))?;
+            for (offset, p) in probs.iter().enumerate() {
+                label_slice(p, plane, threshold, first + offset, &mut labels)?;
             }
         }
         Ok(LabelMap {
@@ -524,6 +505,48 @@ impl Loaded {
         }
         Ok(prepared)
     }
+}
+
+/// Appends one slice's labels from its `[classes, H, W]` probabilities: the most probable
+/// class (the lowest index on a tie), or with one sigmoid output 1 where it is at least
+/// `threshold`. A non-finite probability is an error naming the slice.
+fn label_slice(
+    p: &[f32],
+    plane: usize,
+    threshold: f64,
+    slice: usize,
+    labels: &mut Vec<u8>,
+) -> Result<(), (&'static str, String)> {
+    let classes = p.len() / plane.max(1);
+    for i in 0..plane {
+        let label = if classes == 1 {
+            let x = p[i];
+            if !x.is_finite() {
+                return Err((
+                    "model-input",
+                    format!("slice {slice}: the network gave {x}"),
+                ));
+            }
+            u8::from(f64::from(x) >= threshold)
+        } else {
+            let mut best = (0usize, f32::NEG_INFINITY);
+            for ch in 0..classes {
+                let x = p[ch * plane + i];
+                if !x.is_finite() {
+                    return Err((
+                        "model-input",
+                        format!("slice {slice}: the network gave {x} for class {ch}"),
+                    ));
+                }
+                if x > best.1 {
+                    best = (ch, x);
+                }
+            }
+            best.0 as u8
+        };
+        labels.push(label);
+    }
+    Ok(())
 }
 
 /// A pipeline error for a finding: its code, and its message with file names relative to the
