@@ -511,20 +511,7 @@ fn weights_that_do_not_fit_or_are_not_the_locked_ones_stop_the_model() {
 fn a_case_with_an_image_that_cannot_be_prepared_is_a_finding_not_a_partial_score() {
     use dicom_core::{DataElement, PrimitiveValue, VR};
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("dicom");
-    for e in walkdir::WalkDir::new(root().join("testdata/demo/dicom")) {
-        let e = e.unwrap();
-        let to = data.join(
-            e.path()
-                .strip_prefix(root().join("testdata/demo/dicom"))
-                .unwrap(),
-        );
-        if e.file_type().is_dir() {
-            std::fs::create_dir_all(&to).unwrap();
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-        }
-    }
+    let data = copy_demo_dicom(dir.path());
     // Case C0001's first file now says 17 rows for 16 rows of pixel data.
     let table = std::fs::read_to_string(root().join("testdata/demo/cases.csv")).unwrap();
     let uid = table
@@ -906,4 +893,75 @@ fn review_findings_hold() {
     );
     assert!(!dir.path().join("out/models/escape.nii.gz").exists());
     assert!(!dir.path().join("out/escape.nii.gz").exists());
+}
+
+/// The demo's DICOM folder copied to `dir/dicom`, to be changed by a test.
+fn copy_demo_dicom(dir: &Path) -> PathBuf {
+    let from = root().join("testdata/demo/dicom");
+    let data = dir.join("dicom");
+    for e in walkdir::WalkDir::new(&from) {
+        let e = e.unwrap();
+        let to = data.join(e.path().strip_prefix(&from).unwrap());
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+    data
+}
+
+/// A DICOM Segmentation object in a case's study (modality SEG, 1-bit frames) is not an image
+/// for a network: it stays out of the case, whose score is what it is without it.
+#[test]
+fn objects_without_images_stay_out_of_a_networks_cases() {
+    use attest::data::masks::Geometry;
+    use attest::synth::{write_seg, SegInstance, SegSegment};
+    let dir = tempfile::tempdir().unwrap();
+    let clean = tempfile::tempdir().unwrap();
+    common::run_spec(clean.path(), &spec("", AUC));
+    let before = scores(&std::fs::read_to_string(clean.path().join("out/models/cnn.csv")).unwrap());
+
+    let data = copy_demo_dicom(dir.path());
+    let table = std::fs::read_to_string(root().join("testdata/demo/cases.csv")).unwrap();
+    let uid = table
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(6)
+        .unwrap()
+        .to_string();
+    let folder = files_by_study(&data)[&uid][0]
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut seg = SegInstance::new(
+        7,
+        "extra",
+        [16, 16, 2],
+        [0.7, 0.7, 1.0],
+        Geometry::AXIAL,
+        vec![SegSegment {
+            number: 1,
+            label: "lesion".to_string(),
+            category: attest::synth::ANATOMICAL_STRUCTURE,
+            kind: attest::synth::LIVER,
+            voxels: (0..512).map(|i| i % 5 == 0).collect(),
+        }],
+    );
+    seg.study_instance_uid = uid.clone();
+    write_seg(&seg, &folder.join("seg.dcm")).unwrap();
+    assert!(files_by_study(&data)[&uid]
+        .iter()
+        .any(|f| f.ends_with("seg.dcm")));
+
+    let text = spec("", AUC).replace(
+        &root().join("testdata/demo/dicom").display().to_string(),
+        &data.display().to_string(),
+    );
+    common::run_spec(dir.path(), &text);
+    let after = scores(&std::fs::read_to_string(dir.path().join("out/models/cnn.csv")).unwrap());
+    assert_eq!(after.len(), before.len());
+    assert_eq!(after["C0001"].to_bits(), before["C0001"].to_bits());
 }

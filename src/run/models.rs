@@ -418,7 +418,15 @@ fn cases(name: &str, r: &RunDecl, cx: &Context) -> Result<Cases, String> {
     };
     let root = std::fs::canonicalize(&index.root).unwrap_or_else(|_| index.root.clone());
     let mut by_uid: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for inst in &index.instances {
+    // A network takes images: objects without pixels (structured reports, segmentations,
+    // presentation states, registrations, RT plans) stay out of its cases. A vendor program
+    // gets every readable file of the case, as attest-model/1 says.
+    let network = matches!(r.engine, Engine::Burn(_));
+    for inst in index
+        .instances
+        .iter()
+        .filter(|i| !network || !NOT_IMAGES.contains(&i.modality.as_str()))
+    {
         let path = root.join(&inst.path).display().to_string();
         by_uid
             .entry(&inst.study_uid)
@@ -489,6 +497,14 @@ fn cases(name: &str, r: &RunDecl, cx: &Context) -> Result<Cases, String> {
         root,
     })
 }
+
+/// Modalities (PS3.3 C.7.3.1.1.1 defined terms) whose objects hold no image a network could
+/// take: documents, reports, segmentations, presentation and registration objects, RT
+/// objects other than images and dose, waveforms.
+const NOT_IMAGES: &[&str] = &[
+    "SEG", "SR", "PR", "KO", "REG", "FID", "RTSTRUCT", "RTPLAN", "RTRECORD", "PLAN", "DOC", "AU",
+    "ECG", "HD", "EPS", "RESP", "RWV", "POS", "M3D", "STAIN",
+];
 
 /// The outcomes as predictions (via the CSV written to the output folder, so the checks read
 /// exactly what is written) and the run's record, its kind-specific fields left to fill.
