@@ -152,6 +152,8 @@ pub struct ModelRun {
     /// SHA-256), backend, precision and output rule (`burn`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<crate::model::burn::declared::Identity>,
+    /// Cases in its case table, those it scored (or segmented), and those without a score
+    /// (not sent, or failed: each a finding).
     pub cases: usize,
     pub scored: usize,
     pub failed: usize,

@@ -287,7 +287,7 @@ fn run_segmenter(
     };
     let mut masks = Vec::new();
     let mut sums = String::new();
-    let (mut scored, mut failed) = (0, 0);
+    let mut scored = 0;
     let mut names_used: std::collections::BTreeSet<String> = Default::default();
     for (req, result) in cases.requests.iter().zip(results) {
         let case = &req.case_id;
@@ -332,7 +332,6 @@ fn run_segmenter(
                 });
             }
             Err((code, message)) => {
-                failed += 1;
                 findings.push(Finding::error(
                     code,
                     format!("case `{case}`: {message}; no mask"),
@@ -356,7 +355,9 @@ fn run_segmenter(
         network: Some(identity),
         cases: cases.total,
         scored,
-        failed,
+        // Every case of the table without a score: not sent (no images, an unreadable file
+        // beside them) or failed.
+        failed: cases.total - scored,
         output: format!("models/{name}/SHA256SUMS"),
         output_sha256: sha256_hex(sums.as_bytes()),
         output_csv: sums,
@@ -512,7 +513,7 @@ fn collect(name: &str, cases: &Cases, outcomes: &[Outcome]) -> (Loaded<Predictio
     let mut findings = cases.findings.clone();
     let mut csv = csv::Writer::from_writer(Vec::new());
     let _ = csv.write_record(["case_id", "score"]);
-    let (mut scored, mut failed) = (0, 0);
+    let mut scored = 0;
     for (req, outcome) in cases.requests.iter().zip(outcomes) {
         match outcome {
             Outcome::Score(x) => {
@@ -520,7 +521,6 @@ fn collect(name: &str, cases: &Cases, outcomes: &[Outcome]) -> (Loaded<Predictio
                 let _ = csv.write_record([req.case_id.clone(), x.to_string()]);
             }
             Outcome::Failed { code, message } => {
-                failed += 1;
                 findings.push(Finding::error(
                     code,
                     format!("case `{}`: {message}", req.case_id),
@@ -563,7 +563,9 @@ fn collect(name: &str, cases: &Cases, outcomes: &[Outcome]) -> (Loaded<Predictio
         network: None,
         cases: cases.total,
         scored,
-        failed,
+        // Every case of the table without a score: not sent (no images, an unreadable file
+        // beside them) or failed.
+        failed: cases.total - scored,
         output_sha256: sha256_hex(csv.as_bytes()),
         output,
         output_csv: csv,
