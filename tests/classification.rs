@@ -753,3 +753,37 @@ fn a_subgroup_too_small_for_a_paired_test_is_inconclusive() {
         .iter()
         .any(|f| f == "group-too-small site=tiny"));
 }
+
+/// A label that is neither 0 nor 1 is a finding naming the table's line, and the case is left
+/// out of the measurement (never read as either class); classification and model.robustness
+/// share the rule. Hand count: four cases, one with label `2`, leaves three.
+#[test]
+fn a_label_other_than_0_or_1_is_a_finding_and_the_case_is_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cases.csv"),
+        "case_id,label\na,1\nb,0\nc,2\nd,1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("p.csv"),
+        "case_id,score\na,0.9\nb,0.2\nc,0.5\nd,0.8\n",
+    )
+    .unwrap();
+    let spec = "attest: 1\nid: l\nversion: '1'\ntitle: L\ndata:\n  cases: { table: cases.csv }\n\
+                models:\n  m: { predictions: p.csv }\nrequirements:\n  - id: S\n    title: S\n    \
+                check: classification\n    model: m\n    truth: cases\n    metric: sensitivity\n    \
+                threshold: 0.5\n    pass: ci_low >= 0.0\n";
+    let (_, _, req) = common::run_spec(dir.path(), spec);
+    assert!(
+        common::findings(&req).contains(&"invalid-label cases:4".to_string()),
+        "{req:#}"
+    );
+    assert_eq!(req["measurements"][0]["n"], 2, "positives a and d");
+    // c (score 0.5, at the threshold) would be a true or false positive had it been read.
+    let c = &req["measurements"][0]["confusion"];
+    assert_eq!(
+        (&c["tp"], &c["fp"], &c["tn"], &c["fn"]),
+        (&2.into(), &0.into(), &1.into(), &0.into())
+    );
+}

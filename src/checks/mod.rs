@@ -170,6 +170,33 @@ pub fn case_table<'a>(
     }
 }
 
+/// The 0/1 label of a truth-table row; anything else is an `invalid-label` finding (subject
+/// `<table>:<line>`) and None, so the case is left out rather than guessed.
+pub fn binary_label(
+    table: &crate::data::table::CaseTable,
+    table_name: &str,
+    row: usize,
+    column: (usize, &str),
+    findings: &mut Vec<Finding>,
+) -> Option<bool> {
+    match table.get(row, column.0) {
+        "1" => Some(true),
+        "0" => Some(false),
+        other => {
+            findings.push(Finding::error(
+                "invalid-label",
+                format!(
+                    "case `{}`: label `{other}` in `{}` is not 0 or 1",
+                    table.id(row),
+                    column.1
+                ),
+                format!("{table_name}:{}", table.lines[row]),
+            ));
+            None
+        }
+    }
+}
+
 /// The key of a model's second run in [`Context::repeats`]: the model's name, and the backend
 /// it ran on when a check asked for another one (`cnn@ndarray`).
 pub fn repeat_key(model: &str, backend: Option<&str>) -> String {

@@ -33,7 +33,7 @@ pub const PARAMS: &[Field] = &[
     ),
     Field::opt(
         "backend",
-        Ty::Enum(&["flex", "ndarray", "wgpu", "cuda"]),
+        Ty::Enum(crate::model::burn::Backend::NAMES),
         "networks only: run the second time on this backend (compiled in) instead of the model's own, e.g. to bound the difference between CPU and GPU with `tolerance`",
     ),
 ];

@@ -275,20 +275,14 @@ impl Check for Robustness {
         let mut base: Vec<(usize, bool, f64)> = Vec::new();
         for row in 0..table.len() {
             let id = table.id(row);
-            let label = match table.get(row, label_col) {
-                "1" => true,
-                "0" => false,
-                other => {
-                    findings.push(Finding::error(
-                        "invalid-label",
-                        format!(
-                            "case `{id}`: label `{other}` in `{}` is not 0 or 1",
-                            self.label_column
-                        ),
-                        format!("{}:{}", self.truth, table.lines[row]),
-                    ));
-                    continue;
-                }
+            let Some(label) = super::binary_label(
+                table,
+                &self.truth,
+                row,
+                (label_col, &self.label_column),
+                &mut findings,
+            ) else {
+                continue;
             };
             match clean.score_near(id, row) {
                 Score::Valid(s) => base.push((row, label, s)),

@@ -69,7 +69,7 @@ pub(super) const MODEL_FIELDS: &[Field] = &[
     ),
     Field::opt(
         "backend",
-        Ty::Enum(&["flex", "ndarray", "wgpu", "cuda"]),
+        Ty::Enum(Backend::NAMES),
         "with `architecture`: where the network runs, default `flex` (the CPU); others only where compiled in",
     ),
     Field::opt(
@@ -544,7 +544,7 @@ fn burn(
         None => Some(Backend::default()),
         Some(b) => {
             let found = Backend::from_name(b);
-            if found.is_none() && ["flex", "ndarray", "wgpu", "cuda"].contains(&b) {
+            if found.is_none() && Backend::NAMES.contains(&b) {
                 out.push(unavailable_backend(
                     b,
                     &v.get("backend").expect("read above").pos,

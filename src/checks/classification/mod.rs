@@ -590,21 +590,14 @@ impl Check for Classification {
         let mut cases = Vec::with_capacity(table.len());
         'rows: for row in 0..table.len() {
             let id = table.id(row);
-            let at = || format!("{}:{}", self.truth, table.lines[row]);
-            let label = match table.get(row, label_col) {
-                "1" => true,
-                "0" => false,
-                other => {
-                    findings.push(Finding::error(
-                        "invalid-label",
-                        format!(
-                            "case `{id}`: label `{other}` in `{}` is not 0 or 1",
-                            self.label_column
-                        ),
-                        at(),
-                    ));
-                    continue;
-                }
+            let Some(label) = super::binary_label(
+                table,
+                &self.truth,
+                row,
+                (label_col, &self.label_column),
+                &mut findings,
+            ) else {
+                continue;
             };
             let mut scores = [0.0f64; 2];
             for (k, (name, preds)) in models.iter().enumerate() {

@@ -49,6 +49,10 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The name of every backend attest knows, compiled in or not (specs may name any; naming
+    /// one this build lacks is a spec error).
+    pub const NAMES: &'static [&'static str] = &["flex", "ndarray", "wgpu", "cuda"];
+
     /// Every backend compiled into this binary, the default first.
     pub fn available() -> Vec<Backend> {
         vec![
