@@ -50,6 +50,21 @@ impl Perturbation {
         }
     }
 
+    /// The label as part of a file name (`noise_sigma_20`): letters, digits, `.` and `-` kept,
+    /// anything else `_`.
+    pub fn file_stem(&self) -> String {
+        self.label()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+
     /// What is wrong with the parameter, if anything (`(field, message)`).
     pub fn problem(&self) -> Option<(&'static str, String)> {
         match *self {

@@ -154,7 +154,6 @@ fn run_burn(
         Ok(m) => m,
         Err(o) => return *o,
     };
-    let images: usize = cases.requests.iter().map(|r| r.files.len()).sum();
     let scored =
         |what: String, requests: &[Request], perturbation: Option<(&Perturbation, u64)>| {
             let total: usize = requests.iter().map(|r| r.files.len()).sum();
@@ -171,13 +170,7 @@ fn run_burn(
         };
     let outcomes = scored(format!("model {name}"), &cases.requests, None);
     let (loaded, mut run) = collect(name, cases, &outcomes);
-    run.kind = "burn".to_string();
-    run.images = Some(images);
-    let mut identity = model.identity();
-    // Shown relative to the spec, as every input is, so the report does not depend on where
-    // attest was started.
-    identity.weights.path = crate::report::manifest::relative_path(spec_dir, &decl.weights);
-    run.network = Some(identity);
+    network_identity(&mut run, &model, decl, spec_dir, cases);
     // The second run loads the weights again into a fresh network (on the backend asked for)
     // and runs one image per batch, so neither a shared state nor the batch composition can
     // make it agree.
@@ -213,16 +206,7 @@ fn run_burn(
             &cases.requests,
             Some((p, p_seed)),
         );
-        let slug: String = label
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let slug = p.file_stem();
         let (loaded, r) = collect(&format!("{name}@{slug}"), cases, &outcomes);
         run.perturbed.push(crate::report::model::PerturbedRun {
             perturbation: label.clone(),
@@ -340,30 +324,12 @@ fn run_segmenter(
             }
         }
     }
-    let mut identity = model.identity();
-    identity.weights.path = crate::report::manifest::relative_path(spec_dir, &decl.weights);
-    let images: usize = cases.requests.iter().map(|q| q.files.len()).sum();
-    let run = ModelRun {
-        name: name.to_string(),
-        kind: "burn".to_string(),
-        command: Vec::new(),
-        model: None,
-        version: None,
-        timeout_s: None,
-        starts: None,
-        images: Some(images),
-        network: Some(identity),
-        cases: cases.total,
-        scored,
-        // Every case of the table without a score: not sent (no images, an unreadable file
-        // beside them) or failed.
-        failed: cases.total - scored,
-        output: format!("models/{name}/SHA256SUMS"),
-        output_sha256: sha256_hex(sums.as_bytes()),
-        output_csv: sums,
-        perturbed: Vec::new(),
-        masks,
-    };
+    let mut run = run_record(name, cases, scored);
+    network_identity(&mut run, &model, decl, spec_dir, cases);
+    run.output = format!("models/{name}/SHA256SUMS");
+    run.output_sha256 = sha256_hex(sums.as_bytes());
+    run.output_csv = sums;
+    run.masks = masks;
     ModelOutcome {
         loaded: Loaded {
             value: None,
@@ -551,7 +517,16 @@ fn collect(name: &str, cases: &Cases, outcomes: &[Outcome]) -> (Loaded<Predictio
             }
         }
     };
-    let run = ModelRun {
+    let mut run = run_record(name, cases, scored);
+    run.output_sha256 = sha256_hex(csv.as_bytes());
+    run.output = output;
+    run.output_csv = csv;
+    (loaded, run)
+}
+
+/// A run's record with its counts, the kind-specific fields left to fill.
+fn run_record(name: &str, cases: &Cases, scored: usize) -> ModelRun {
+    ModelRun {
         name: name.to_string(),
         kind: String::new(),
         command: Vec::new(),
@@ -566,13 +541,29 @@ fn collect(name: &str, cases: &Cases, outcomes: &[Outcome]) -> (Loaded<Predictio
         // Every case of the table without a score: not sent (no images, an unreadable file
         // beside them) or failed.
         failed: cases.total - scored,
-        output_sha256: sha256_hex(csv.as_bytes()),
-        output,
-        output_csv: csv,
+        output: String::new(),
+        output_sha256: String::new(),
+        output_csv: String::new(),
         perturbed: Vec::new(),
         masks: Vec::new(),
-    };
-    (loaded, run)
+    }
+}
+
+/// Fills in what identifies a network that ran: its identity, with the weights file shown
+/// relative to the spec as every input is (so the report does not depend on where attest was
+/// started), and the images it was sent.
+fn network_identity(
+    run: &mut ModelRun,
+    model: &declared::Loaded,
+    decl: &BurnModelDecl,
+    spec_dir: &Path,
+    cases: &Cases,
+) {
+    let mut identity = model.identity();
+    identity.weights.path = crate::report::manifest::relative_path(spec_dir, &decl.weights);
+    run.kind = "burn".to_string();
+    run.images = Some(cases.requests.iter().map(|q| q.files.len()).sum());
+    run.network = Some(identity);
 }
 
 /// Loads a declared network; why it cannot, as the model's finding, names the weights file as
