@@ -349,6 +349,8 @@ fn network_mistakes_are_spec_errors_at_their_line() {
     let e = lint(dir.path(), &swap("width: 2,", "widht: 2,"));
     assert!(e.contains("unknown field `widht`"), "{e}");
     assert!(e.contains("spec.yaml:10:"), "points at the key's line: {e}");
+    // One mistake, one error: the requirement naming the model does not add "unknown model".
+    assert!(e.contains("error: 1 problem(s)"), "{e}");
     let e = lint(dir.path(), &swap("resnet:", "vgg:"));
     assert!(
         e.contains("unknown variant `vgg`, expected `resnet`"),
@@ -513,15 +515,7 @@ fn a_case_with_an_image_that_cannot_be_prepared_is_a_finding_not_a_partial_score
     let dir = tempfile::tempdir().unwrap();
     let data = copy_demo_dicom(dir.path());
     // Case C0001's first file now says 17 rows for 16 rows of pixel data.
-    let table = std::fs::read_to_string(root().join("testdata/demo/cases.csv")).unwrap();
-    let uid = table
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .nth(6)
-        .unwrap()
-        .to_string();
+    let uid = first_case_study_uid();
     let victim = files_by_study(&data)[&uid][0].clone();
     let mut obj = dicom_object::open_file(&victim).unwrap();
     obj.put(DataElement::new(
@@ -923,15 +917,7 @@ fn objects_without_images_stay_out_of_a_networks_cases() {
     let before = scores(&std::fs::read_to_string(clean.path().join("out/models/cnn.csv")).unwrap());
 
     let data = copy_demo_dicom(dir.path());
-    let table = std::fs::read_to_string(root().join("testdata/demo/cases.csv")).unwrap();
-    let uid = table
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .nth(6)
-        .unwrap()
-        .to_string();
+    let uid = first_case_study_uid();
     let folder = files_by_study(&data)[&uid][0]
         .parent()
         .unwrap()
@@ -964,4 +950,22 @@ fn objects_without_images_stay_out_of_a_networks_cases() {
     let after = scores(&std::fs::read_to_string(dir.path().join("out/models/cnn.csv")).unwrap());
     assert_eq!(after.len(), before.len());
     assert_eq!(after["C0001"].to_bits(), before["C0001"].to_bits());
+}
+
+/// The StudyInstanceUID of the demo's first case (C0001), from its case table.
+fn first_case_study_uid() -> String {
+    let table = std::fs::read_to_string(root().join("testdata/demo/cases.csv")).unwrap();
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = header
+        .iter()
+        .position(|c| *c == "study_instance_uid")
+        .unwrap();
+    lines
+        .next()
+        .unwrap()
+        .split(',')
+        .nth(col)
+        .unwrap()
+        .to_string()
 }

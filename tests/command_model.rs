@@ -5,6 +5,8 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use attest::model::command::{CommandModel, Hello, Outcome, Request};
@@ -228,18 +230,7 @@ done
     assert_eq!(m["starts"], 3);
     let req = &report["requirements"][0];
     assert_eq!(req["measurements"][0]["n"], 195);
-    let codes: Vec<String> = req["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {}",
-                f["code"].as_str().unwrap(),
-                f["subject"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let codes: Vec<String> = common::findings(req);
     assert!(
         codes.contains(&"model-timeout case C0003".to_string()),
         "{codes:?}"
@@ -384,18 +375,7 @@ done
 
     let (code, req) = run(true, 200);
     assert_eq!(code, Some(1));
-    let f: Vec<String> = req["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {}",
-                f["code"].as_str().unwrap(),
-                f["subject"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let f: Vec<String> = common::findings(&req);
     assert_eq!(
         f,
         [

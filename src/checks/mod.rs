@@ -170,6 +170,28 @@ pub fn case_table<'a>(
     }
 }
 
+/// The index of the label column `name` of the truth table `truth`; None with an
+/// `unknown-column` finding listing the columns there are.
+pub fn label_column(
+    table: &crate::data::table::CaseTable,
+    truth: &str,
+    name: &str,
+    findings: &mut Vec<Finding>,
+) -> Option<usize> {
+    let column = table.column(name);
+    if column.is_none() {
+        findings.push(Finding::error(
+            "unknown-column",
+            format!(
+                "the truth table has no `{name}` column (columns are: {})",
+                table.columns.join(", ")
+            ),
+            truth.to_string(),
+        ));
+    }
+    column
+}
+
 /// The 0/1 label of a truth-table row; anything else is an `invalid-label` finding (subject
 /// `<table>:<line>`) and None, so the case is left out rather than guessed.
 pub fn binary_label(

@@ -259,16 +259,9 @@ impl Check for Robustness {
             }
             return Evidence::error(method, findings);
         };
-        let Some(label_col) = table.column(&self.label_column) else {
-            findings.push(Finding::error(
-                "unknown-column",
-                format!(
-                    "the truth table has no `{}` column (columns are: {})",
-                    self.label_column,
-                    table.columns.join(", ")
-                ),
-                self.truth.clone(),
-            ));
+        let Some(label_col) =
+            super::label_column(table, &self.truth, &self.label_column, &mut findings)
+        else {
             return Evidence::error(method, findings);
         };
         // Cases with a label and a clean score; the rest are said once, not per perturbation.

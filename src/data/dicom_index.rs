@@ -456,7 +456,8 @@ pub fn parse_header(bytes: &[u8]) -> Result<DefaultDicomObject, String> {
         .map_err(|e| error_chain(&e))
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources as one line, each cause added once.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

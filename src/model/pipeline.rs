@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::data::dicom_index::{parse_full, part10_body};
+use crate::data::dicom_index::{error_chain, parse_full, part10_body};
 use crate::data::masks::Geometry;
 use crate::model::perturb::{self, Perturbation};
 
@@ -1100,20 +1100,6 @@ fn stored_values(
         })
         .collect();
     Ok(out)
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let next = c.to_string();
-        if !s.contains(&next) {
-            s.push_str(": ");
-            s.push_str(&next);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 // ---------------------------------------------------------------------------------------------

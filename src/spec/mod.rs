@@ -301,7 +301,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
         .unwrap_or_default();
 
     let (data, models) = sources(&root, &dir, &mut out);
-    let names = Names {
+    let mut names = Names {
         dir: dir.clone(),
         dicom: data
             .iter()
@@ -376,6 +376,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
             .map(|m| (m.name.clone(), m.structures.keys().cloned().collect()))
             .collect(),
     };
+    // A model declared with a mistake has been reported where it is; requirements naming it
+    // must not add an "unknown model" error for each use (its kind is not known, so it counts
+    // as every kind).
+    for (k, _) in root.get("models").and_then(Node::as_map).unwrap_or(&[]) {
+        if models.iter().all(|m| m.name != k.name) {
+            for list in [
+                &mut names.models,
+                &mut names.detection_models,
+                &mut names.mask_models,
+                &mut names.run_models,
+            ] {
+                list.push(k.name.clone());
+            }
+            names.burn_models.insert(k.name.clone(), true);
+        }
+    }
 
     let mut requirements = Vec::new();
     let mut seen = BTreeSet::new();

@@ -524,16 +524,9 @@ impl Check for Classification {
             models.push((name, p));
         }
 
-        let Some(label_col) = table.column(&self.label_column) else {
-            findings.push(Finding::error(
-                "unknown-column",
-                format!(
-                    "the truth table has no `{}` column (columns are: {})",
-                    self.label_column,
-                    table.columns.join(", ")
-                ),
-                self.truth.clone(),
-            ));
+        let Some(label_col) =
+            super::label_column(table, &self.truth, &self.label_column, &mut findings)
+        else {
             return Evidence::error(method, findings);
         };
         let mut group_cols = Vec::new();
